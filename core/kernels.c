@@ -1,0 +1,54 @@
+#include "core/kernels.h"
+#include <cblas.h>
+#include <stdlib.h>
+
+void kern_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+               const real *B, int ldb, real beta, real *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {  // BLAS leaves C untouched when K == 0 only if beta == 1; be explicit
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+#ifdef RATLIP_F64
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+void kern_gemm_batched(int batch, int trans_a, int trans_b, int M, int N, int K, real alpha,
+                       const real *A, int lda, size_t stride_a, const real *B, int ldb, size_t stride_b,
+                       real beta, real *C, int ldc, size_t stride_c) {
+    for (int i = 0; i < batch; i++)
+        kern_gemm(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                  C + i * stride_c, ldc);
+}
+
+static real *scratch_buf[4];
+static size_t scratch_cap[4];
+
+real *kern_scratch(int slot, size_t nfloats) {
+    if (nfloats > scratch_cap[slot]) {
+        free(scratch_buf[slot]);
+        size_t cap = nfloats + nfloats / 4 + 1024;
+        scratch_buf[slot] = malloc(cap * sizeof(real));
+        if (!scratch_buf[slot]) abort();  // out of memory in a kernel: nothing sensible to return
+        scratch_cap[slot] = cap;
+    }
+    return scratch_buf[slot];
+}
+
+void kern_scratch_free(void) {
+    for (int i = 0; i < 4; i++) {
+        free(scratch_buf[i]);
+        scratch_buf[i] = NULL;
+        scratch_cap[i] = 0;
+    }
+}
+
+void kern_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+int kern_get_threads(void) { return openblas_get_num_threads(); }
+const char *kern_backend_name(void) { return openblas_get_corename(); }

@@ -1,0 +1,93 @@
+// config: the resolved run configuration. Defaults live in config_defaults(); a JSON file (cJSON)
+// overrides them; `--set a.b=value` overrides the file. Unknown keys, wrong types and out-of-range
+// values are errors naming the key. JSON keys are "<section>.<field>" of the structs below.
+#pragma once
+#include <stddef.h>
+#include "core/err.h"
+
+#define CFG_MAX_LIST 8
+#define CFG_STR 256
+
+typedef struct {
+    // images and conditioning
+    int image_size;            // generator output side (64 tiny; 224 paper)
+    int z_dim;                 // 100
+    int text_dim;              // 512
+    // generator
+    int code_ch;               // channels of fc_code's grid (64)
+    int code_size;             // side of that grid (8 tiny; 7 paper) = the CLIP token grid in the mapper
+    int mblocks;               // number of M_Block_RAT (4)
+    int mblock_mid;            // their middle channels (32)
+    char rat_mode[16];         // "sample" (paper's per-sample recurrence) | "batch" (released code)
+    int rat_hidden;            // LSTM hidden size (64)
+    int g_channels[CFG_MAX_LIST];  // G_Block channel chain, n_gblocks+1 entries
+    int g_sizes[CFG_MAX_LIST];     // target size of each G_Block
+    int n_gblocks;
+    int shuffle_groups;        // ShuffleAttention groups (8)
+    int sync_bn;               // 0: per-rank BatchNorm statistics (upstream); 1: synchronised
+    // CLIP tower (frozen; in G as mapper, under D as feature extractor, and for the similarity loss)
+    int clip_image_size;       // CLIP input side (64 tiny; 224 paper)
+    int clip_patch;            // 8 tiny; 32 paper
+    int clip_width;            // 256 tiny; 768 paper
+    int clip_layers;           // 6 tiny; 12 paper
+    int clip_heads;            // 4 tiny; 12 paper
+    int clip_embed_dim;        // projection output (512)
+    int clip_taps[CFG_MAX_LIST];   // blocks (0-based) whose outputs feed D
+    int n_clip_taps;
+    int prompt_first, prompt_last; // blocks (0-based, inclusive) that get a prompt token in the mapper
+    char clip_remap[16];       // "galip" (0.25x+0.75, upstream) | "standard"
+    char clip_weights[CFG_STR];    // HDF5 file of CLIP weights; "" = seeded random tower
+    // discriminator
+    int d_out_ch;              // NetD output channels (512 paper; 256 tiny)
+    int netc_mid;              // NetC hidden channels (128 paper; 64 tiny)
+    int netc_k1;               // NetC first conv kernel (4 paper; 5 tiny)
+    int netc_k2;               // NetC second conv kernel (4)
+} ModelConfig;
+
+typedef struct {
+    int batch_per_rank;
+    long steps;                // total training iterations
+    float lr_g, lr_d, beta1, beta2, adam_eps;
+    float sim_weight;          // CLIP similarity weight in G's loss (4)
+    float magp_weight;         // 2
+    float magp_p;              // 6
+    float ema_decay;           // 0 disables EMA
+    long seed;
+    int log_every, ckpt_every, sample_every, eval_every, keep_last;
+    int threads;               // 0 = auto
+} TrainConfig;
+
+typedef struct {
+    char dir[CFG_STR];         // dataset directory
+    int random_crop;           // pixels of crop jitter (0 = none)
+    int random_flip;           // horizontal flips
+    int prefetch;              // batches kept ready by the reader thread
+} DataConfig;
+
+typedef struct {
+    int bucket_kib;            // gradient allreduce bucket size
+    float timeout_s;           // stall detection deadline
+    int check_every;           // replica checksum interval (steps)
+} DistConfig;
+
+typedef struct {
+    int n_samples;             // generated images per evaluation
+    char inception_weights[CFG_STR];
+    char ref_stats[CFG_STR];
+} EvalConfig;
+
+typedef struct {
+    char name[64];
+    ModelConfig model;
+    TrainConfig train;
+    DataConfig data;
+    DistConfig dist;
+    EvalConfig eval;
+} Config;
+
+void config_defaults(Config *c);                                          // = jobs/configs/tiny.json
+int config_load_file(Config *c, const char *path, Err *e);                // JSON on top of *c
+int config_set(Config *c, const char *assignment, Err *e);                // "a.b=value"
+int config_validate(const Config *c, Err *e);                             // ranges and consistency
+char *config_to_json(const Config *c);                                    // malloc'd, pretty-printed
+int config_from_json_string(Config *c, const char *json, const char *origin, Err *e);

@@ -1,0 +1,13 @@
+// commands: the `ratlip` subcommands. Each takes the arguments after its name (argv[0] is the
+// subcommand) and returns the process exit status. Registered in jobs/main.c.
+#pragma once
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+// Start-up report every command that computes prints: version, git revision, BLAS kernel, threads.
+void jobs_print_banner(const char *what);
+

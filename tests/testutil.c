@@ -1,0 +1,102 @@
+#include "testutil.h"
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tu_failures = 0;
+
+static void *read_as(const char *file, const char *name, size_t *n, hid_t memtype, size_t elsize) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        fprintf(stderr, "testutil: cannot open %s (did the reference fixture run?)\n", file);
+        exit(1);
+    }
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) {
+        fprintf(stderr, "testutil: %s has no dataset %s\n", file, name);
+        exit(1);
+    }
+    hid_t sp = H5Dget_space(d);
+    hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+    void *buf = malloc((size_t)(cnt > 0 ? cnt : 1) * elsize);
+    if (cnt > 0 && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        fprintf(stderr, "testutil: reading %s:%s failed\n", file, name);
+        exit(1);
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    *n = (size_t)cnt;
+    return buf;
+}
+
+float *tu_read_f32(const char *file, const char *name, size_t *n) {
+    return read_as(file, name, n, H5T_NATIVE_FLOAT, sizeof(float));
+}
+double *tu_read_f64(const char *file, const char *name, size_t *n) {
+    return read_as(file, name, n, H5T_NATIVE_DOUBLE, sizeof(double));
+}
+
+int tu_has(const char *file, const char *name) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return 0;
+    int ok = H5Lexists(f, name, H5P_DEFAULT) > 0;
+    H5Fclose(f);
+    return ok;
+}
+
+long tu_attr_long(const char *file, const char *obj, const char *attr) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    long v = 0;
+    if (f < 0 || H5Aexists_by_name(f, obj, attr, H5P_DEFAULT) <= 0) {
+        fprintf(stderr, "testutil: %s has no attribute %s on %s\n", file, attr, obj);
+        exit(1);
+    }
+    hid_t a = H5Aopen_by_name(f, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_LONG, &v);
+    H5Aclose(a);
+    H5Fclose(f);
+    return v;
+}
+
+double tu_rel_err(const float *got, const float *want, size_t n) {
+    double maxdiff = 0, maxref = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= maxdiff)) maxdiff = d;  // NaN propagates as a failure
+        if (fabs((double)want[i]) > maxref) maxref = fabs((double)want[i]);
+    }
+    return maxdiff / (maxref > 1e-6 ? maxref : 1e-6);
+}
+
+int tu_close(const char *what, const float *got, const float *want, size_t n, double tol) {
+    double r = tu_rel_err(got, want, n);
+    int ok = r <= tol;
+    printf("%-4s %-48s rel err %.3e (tol %.0e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
+    if (!ok) tu_failures++;
+    return ok;
+}
+
+int tu_close_d(const char *what, const double *got, const double *want, size_t n, double tol) {
+    double maxdiff = 0, maxref = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(got[i] - want[i]);
+        if (!(d <= maxdiff)) maxdiff = d;
+        if (fabs(want[i]) > maxref) maxref = fabs(want[i]);
+    }
+    double r = maxdiff / (maxref > 1e-12 ? maxref : 1e-12);
+    int ok = r <= tol;
+    printf("%-4s %-48s rel err %.3e (tol %.0e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
+    if (!ok) tu_failures++;
+    return ok;
+}
+
+int tu_done(const char *test) {
+    if (tu_failures) {
+        printf("%s: %d check(s) FAILED\n", test, tu_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", test);
+    return 0;
+}
