@@ -1,0 +1,47 @@
+// clip: the frozen CLIP ViT image tower (OpenAI VisionTransformer semantics), used three ways:
+//   encode  - image → feature taps after configured blocks (for NetD) and the projected embedding
+//             (for the similarity loss and the CLIP score);
+//   mapper  - GALIP's bridge inside NetG: a token grid (skipping the patch conv) with one prompt token
+//             appended in configured blocks, returning the token grid (no ln_post / proj).
+// Weights are frozen (no parameter gradients) but gradients flow through to the inputs.
+// Parameter names are the OpenAI state_dict keys `visual.*`.
+#pragma once
+#include "core/params.h"
+#include "core/real.h"
+
+#define CLIP_MAX_TAPS 8
+
+typedef struct {
+    int image_size, patch, width, layers, heads, embed_dim;
+    int grid;                      // image_size / patch
+    int taps[CLIP_MAX_TAPS], n_taps;   // blocks (0-based) whose output stream is tapped
+    int prompt_first, prompt_last; // mapper: blocks that get a prompt token (inclusive); n_prompts = last-first+1
+    int remap_galip;               // 1: x → 0.25x+0.75 (upstream double remap); 0: x → 0.5x+0.5
+} ClipDims;
+
+typedef struct {
+    ClipDims d;
+    ParamSet ps;   // all PARAM_FROZEN, names visual.*
+} ClipTower;
+
+// Declares and allocates the tower's tensors. Returns 0 / -1 (allocation).
+int clip_build(ClipTower *t, const ClipDims *d);
+// Seeded initialisation when no weight file is given (every report must then say "random-weight CLIP").
+void clip_init_random(ClipTower *t, uint64_t seed);
+void clip_free(ClipTower *t);
+
+// Activations kept for backward, for a batch of up to max_batch samples of one mode.
+typedef struct ClipActs ClipActs;
+ClipActs *clip_acts_new(const ClipTower *t, int max_batch, int mapper_mode);
+void clip_acts_free(ClipActs *a);
+
+// encode: img[B,3,S,S] in [-1,1] (S = image_size; remap and CLIP normalisation happen inside)
+//   → taps[B, n_taps, width, grid, grid] (raw residual stream, tokens 1..), emb[B, embed_dim] (may be NULL).
+void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb, const real *img, int B);
+// dtaps, demb may be NULL; dimg accumulates (+=).
+void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B);
+
+// mapper: fuse[B,width,grid,grid], prompts[B,n_prompts,width] → map[B,width,grid,grid]
+void clip_mapper_forward(const ClipTower *t, ClipActs *a, real *map, const real *fuse, const real *prompts, int B);
+// dfuse, dprompts accumulate (+=); either may be NULL.
+void clip_mapper_backward(const ClipTower *t, ClipActs *a, real *dfuse, real *dprompts, const real *dmap, int B);
