@@ -74,6 +74,12 @@ size_t params_count_kind(const ParamSet *ps, ParamKind kind) {
 
 void params_zero_grad(ParamSet *ps) { memset(ps->grad, 0, ps->n_trainable * sizeof(real)); }
 
+void params_mark_ready(const ParamSet *ps, int first, int last) {
+    if (!ps->ready_hook) return;
+    for (int i = first; i <= last && i < ps->count; i++)
+        if (ps->specs[i].kind == PARAM_TRAINABLE) ps->ready_hook(ps->ready_ctx, i);
+}
+
 uint64_t params_checksum(const ParamSet *ps) {
     uint64_t h = 1469598103934665603ULL;
     const unsigned char *b = (const unsigned char *)ps->data;

@@ -32,6 +32,10 @@ typedef struct {
     real *grad;         // [n_trainable] (NULL until params_finalize)
     real *adam_m, *adam_v;  // [n_trainable]
     long adam_step;
+    // Called by a network's backward when a tensor's gradient is final (dist/ starts that bucket's
+    // allreduce while the rest of the backward runs). NULL = nobody listens.
+    void (*ready_hook)(void *ctx, int tensor_index);
+    void *ready_ctx;
 } ParamSet;
 
 // Declare a tensor; returns its index. Call params_finalize once all are declared: it orders
@@ -45,5 +49,7 @@ real *params_tensor(const ParamSet *ps, int idx);              // data view
 real *params_grad(const ParamSet *ps, int idx);                // gradient view (NULL unless trainable)
 size_t params_count_kind(const ParamSet *ps, ParamKind kind);   // number of floats of that kind
 void params_zero_grad(ParamSet *ps);
+// Gradient of tensors [first, last] (declaration indices, inclusive) is final: tell the hook.
+void params_mark_ready(const ParamSet *ps, int first, int last);
 // FNV-1a 64 over the bytes of all data (trainable, frozen and buffers): equal replicas ⇔ equal sums
 uint64_t params_checksum(const ParamSet *ps);
