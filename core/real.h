@@ -4,6 +4,8 @@
 // exp/sqrt/tanh pick the precision of their argument.
 #pragma once
 #include <tgmath.h>
+// <tgmath.h> pulls in <complex.h>, whose macro I would swallow parameters named I (LSTM input size)
+#undef I
 #ifdef RATLIP_F64
 typedef double real;
 #else
