@@ -23,6 +23,7 @@ typedef struct {
     int g_channels[CFG_MAX_LIST];  // G_Block channel chain, n_gblocks+1 entries
     int g_sizes[CFG_MAX_LIST];     // target size of each G_Block
     int n_gblocks;
+    int n_g_channels;          // entries in g_channels (must be n_gblocks+1; checked by config_validate)
     int shuffle_groups;        // ShuffleAttention groups (8)
     int sync_bn;               // 0: per-rank BatchNorm statistics (upstream); 1: synchronised
     // CLIP tower (frozen; in G as mapper, under D as feature extractor, and for the similarity loss)
@@ -83,6 +84,7 @@ typedef struct {
     DataConfig data;
     DistConfig dist;
     EvalConfig eval;
+    char source[CFG_STR];      // what it was built from ("defaults", a file, "--set k"): named in validate errors
 } Config;
 
 void config_defaults(Config *c);                                          // = jobs/configs/tiny.json
@@ -91,3 +93,9 @@ int config_set(Config *c, const char *assignment, Err *e);                // "a.
 int config_validate(const Config *c, Err *e);                             // ranges and consistency
 char *config_to_json(const Config *c);                                    // malloc'd, pretty-printed
 int config_from_json_string(Config *c, const char *json, const char *origin, Err *e);
+
+// Convenience: defaults, then `file` (NULL = none), then each "a.b=value" of sets, then validate.
+int config_resolve(Config *c, const char *file, int n_sets, char *const *sets, Err *e);
+// The key table, in the order config_to_json writes it ("name", "model.image_size", ...).
+int config_key_count(void);
+const char *config_key_name(int i);

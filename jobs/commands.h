@@ -11,3 +11,4 @@ typedef struct {
 // Start-up report every command that computes prints: version, git revision, BLAS kernel, threads.
 void jobs_print_banner(const char *what);
 
+int cmd_config(int argc, char **argv);   // jobs/cmd_config.c

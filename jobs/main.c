@@ -10,6 +10,7 @@
 
 static const Command commands[] = {
     // entries are added as the subcommands land
+    {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
 };
 static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 

@@ -1,0 +1,26 @@
+// h5util: small HDF5 helpers the io modules share: typed scalar/string attributes, quieting the
+// library's error-stack printing (our errors are values with our own messages), and durable file
+// replacement (write <path>.tmp, fsync it, rename over <path>, fsync the directory).
+#pragma once
+#include <hdf5.h>
+#include <stdint.h>
+#include "core/err.h"
+
+// Turns HDF5's automatic error printing off for a scope; restore with h5u_quiet_end.
+typedef struct { H5E_auto2_t func; void *data; } H5Quiet;
+H5Quiet h5u_quiet_begin(void);
+void h5u_quiet_end(H5Quiet q);
+
+// Scalar attributes on any object (file, group, dataset). Writing replaces an existing attribute.
+int h5u_attr_write_i64(hid_t obj, const char *name, int64_t v);
+int h5u_attr_write_f64(hid_t obj, const char *name, double v);
+int h5u_attr_write_str(hid_t obj, const char *name, const char *s);   // variable-length UTF-8
+// Reads return 0 on success, -1 when missing or of an unconvertible type.
+int h5u_attr_read_i64(hid_t obj, const char *name, int64_t *v);
+int h5u_attr_read_f64(hid_t obj, const char *name, double *v);
+char *h5u_attr_read_str(hid_t obj, const char *name);                 // malloc'd, NULL when missing
+
+// fsync(path) then rename(tmp, final) then fsync(dirname(final)). On failure tmp is removed.
+int h5u_commit_file(const char *tmp, const char *final, Err *e);
+// fsync a file or directory by path.
+int h5u_fsync_path(const char *path);
