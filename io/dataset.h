@@ -1,0 +1,65 @@
+// dataset: the on-disk dataset, a directory of HDF5 shards `<split>-XXXXX-of-YYYYY.h5`
+// (split = train | test), written by ds_writer_* and read at random by ds_open / ds_read_*.
+//
+// Each shard holds N samples:
+//   /images      uint8   [N,S,S,3]  chunked one image per chunk (one H5Dread per image)
+//   /text_emb    float32 [N,K,D]    row k of sample i embeds caption k; rows >= text_count are zeros
+//   /text_count  int32   [N]        captions present, 1..K
+//   /captions    variable-length UTF-8 strings [N,K] ("" where absent)
+//   /labels      int32   [N,L]      optional (the synthetic set: shape, colour, background, size)
+// Root attributes: format_version, image_size (S), embed_dim (D), n_captions (K) as int32;
+// text_encoder, split as strings. Plain HDF5: h5dump and h5py read it without ratlip.
+// Writes go to `<name>.tmp`, which is closed, fsynced and renamed (then the directory is fsynced),
+// so a killed writer leaves no shard that looks complete.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+#define DS_FORMAT_VERSION 1
+#define DS_MAX_LABELS 16
+
+typedef struct {
+    char split[16];          // "train" | "test"
+    int image_size;          // S
+    int n_captions;          // K
+    int embed_dim;           // D
+    char text_encoder[64];   // "bow", or the name of the precomputed embedding's encoder
+    int label_dim;           // L; 0 = no /labels
+} DsInfo;
+
+// "<dir>/<split>-<index:05d>-of-<count:05d>.h5"
+void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int index, int count);
+
+// ---- writer: one shard of n samples ----
+typedef struct DsWriter DsWriter;
+DsWriter *ds_writer_open(const char *path, const DsInfo *info, long n, Err *e);
+// Sample i of the shard: image [S,S,3] uint8 (HWC), emb [count,D] (rows count..K-1 are written as
+// zeros), count captions (1..K), labels [L] (ignored when L = 0).
+int ds_writer_put(DsWriter *w, long i, const uint8_t *image, const float *emb, int count,
+                  const char *const *captions, const int32_t *labels, Err *e);
+// Writes the buffered datasets, closes, fsyncs and renames into place. Frees w (also on error).
+int ds_writer_close(DsWriter *w, Err *e);
+// Drops the shard: closes and removes the temporary file. Frees w.
+void ds_writer_abort(DsWriter *w);
+
+// ---- reader: every shard of one split, checked as it is opened ----
+typedef struct Dataset Dataset;
+// Opens all `<split>-*-of-*.h5` in dir and checks them: attributes present and equal across shards,
+// no shard missing, dtypes and shapes, text_count in 1..K, no NaN/Inf in /text_emb. Errors name the
+// file and the dataset or attribute.
+int ds_open(Dataset **out, const char *dir, const char *split, Err *e);
+void ds_close(Dataset *ds);
+const DsInfo *ds_info(const Dataset *ds);
+long ds_size(const Dataset *ds);                 // samples over all shards
+int ds_num_shards(const Dataset *ds);
+int ds_text_count(const Dataset *ds, long i);    // captions of sample i (held in memory)
+const int32_t *ds_labels(const Dataset *ds, long i);   // [L] or NULL
+// Sample i (0..size-1, shards concatenated in index order). One H5Dread each.
+int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e);          // out [S,S,3]
+int ds_read_emb(Dataset *ds, long i, int k, float *out, Err *e);       // out [D]; fails on NaN/Inf
+int ds_read_caption(Dataset *ds, long i, int k, char *out, size_t n, Err *e);
+// Reads every image once (the `data verify` check that images are readable).
+int ds_check_images(Dataset *ds, Err *e);
+// Does dir hold any shard of split? (0/1; -1 with e set when dir can't be listed)
+int ds_has_split(const char *dir, const char *split, Err *e);

@@ -1,0 +1,150 @@
+#include "io/image.h"
+#include <errno.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_png(const char *path, int *w, int *h, uint8_t **rgb, Err *e) {
+    png_image im;
+    memset(&im, 0, sizeof(im));
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path))
+        return err_set(e, "%s: not a readable PNG image (%s)", path, im.message);
+    im.format = PNG_FORMAT_RGB;
+    size_t n = PNG_IMAGE_SIZE(im);
+    uint8_t *buf = malloc(n);
+    if (!buf) {
+        png_image_free(&im);
+        return err_set(e, "%s: out of memory for a %ux%u image", path, im.width, im.height);
+    }
+    if (!png_image_finish_read(&im, NULL, buf, 0, NULL)) {
+        free(buf);
+        int rc = err_set(e, "%s: damaged PNG image (%s)", path, im.message);
+        png_image_free(&im);
+        return rc;
+    }
+    *w = (int)im.width;
+    *h = (int)im.height;
+    *rgb = buf;
+    png_image_free(&im);
+    return 0;
+}
+
+// libjpeg reports fatal errors through error_exit, which must not return: jump back to load_jpeg.
+typedef struct {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} JpegErr;
+
+static void jpeg_fail(j_common_ptr c) {
+    JpegErr *je = (JpegErr *)c->err;
+    c->err->format_message(c, je->msg);
+    longjmp(je->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr c, int level) { (void)c; (void)level; }  // no warnings on stderr
+
+static int load_jpeg(const char *path, int *w, int *h, uint8_t **rgb, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
+    struct jpeg_decompress_struct d;
+    JpegErr je;
+    uint8_t *volatile buf = NULL;
+    d.err = jpeg_std_error(&je.mgr);
+    je.mgr.error_exit = jpeg_fail;
+    je.mgr.emit_message = jpeg_quiet;
+    if (setjmp(je.jump)) {
+        jpeg_destroy_decompress(&d);
+        fclose(f);
+        free(buf);
+        return err_set(e, "%s: damaged JPEG image (%s)", path, je.msg);
+    }
+    jpeg_create_decompress(&d);
+    jpeg_stdio_src(&d, f);
+    jpeg_read_header(&d, TRUE);
+    d.out_color_space = JCS_RGB;  // grey and CMYK/YCbCr are converted by the library
+    jpeg_start_decompress(&d);
+    size_t stride = (size_t)d.output_width * 3;
+    buf = malloc(stride * d.output_height);
+    if (!buf) {
+        jpeg_destroy_decompress(&d);
+        fclose(f);
+        return err_set(e, "%s: out of memory", path);
+    }
+    while (d.output_scanline < d.output_height) {
+        JSAMPROW row = buf + stride * d.output_scanline;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+    jpeg_finish_decompress(&d);
+    *w = (int)d.output_width;
+    *h = (int)d.output_height;
+    jpeg_destroy_decompress(&d);
+    fclose(f);
+    *rgb = buf;
+    return 0;
+}
+
+int image_load(const char *path, int *w, int *h, uint8_t **rgb, Err *e) {
+    *rgb = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof(magic), f);
+    fclose(f);
+    if (got >= 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) return load_png(path, w, h, rgb, e);
+    if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return load_jpeg(path, w, h, rgb, e);
+    return err_set(e, "%s: not an image (neither PNG nor JPEG signature)", path);
+}
+
+// Area weights from a source span of m pixels to n outputs: output o covers [o*m/n, (o+1)*m/n).
+// taps[o*T + t] = source index, wts[o*T + t] = weight (sum 1 per output), T taps per output.
+static int area_weights(int m, int n, int **taps, float **wts) {
+    double scale = (double)m / n;
+    int T = (int)scale + 2;
+    *taps = calloc((size_t)n * T, sizeof(int));
+    *wts = calloc((size_t)n * T, sizeof(float));
+    for (int o = 0; o < n; o++) {
+        double a = o * scale, b = (o + 1) * scale;
+        int t = 0;
+        for (int j = (int)a; j < m && j < b && t < T; j++) {
+            double lo = a > j ? a : j, hi = b < j + 1 ? b : j + 1;
+            if (hi <= lo) continue;
+            (*taps)[o * T + t] = j;
+            (*wts)[o * T + t] = (float)((hi - lo) / scale);
+            t++;
+        }
+    }
+    return T;
+}
+
+void image_resize_crop(const uint8_t *src, int w, int h, int S, uint8_t *dst) {
+    int m = w < h ? w : h, x0 = (w - m) / 2, y0 = (h - m) / 2;
+    int *taps;
+    float *wts;
+    int T = area_weights(m, S, &taps, &wts);
+    float *rows = calloc((size_t)m * S * 3, sizeof(float));  // horizontal pass: [m,S,3]
+    for (int y = 0; y < m; y++) {
+        const uint8_t *in = src + ((size_t)(y0 + y) * w + x0) * 3;
+        for (int o = 0; o < S; o++)
+            for (int t = 0; t < T; t++) {
+                float wt = wts[o * T + t];
+                const uint8_t *px = in + (size_t)taps[o * T + t] * 3;
+                for (int c = 0; c < 3; c++) rows[((size_t)y * S + o) * 3 + c] += wt * px[c];
+            }
+    }
+    for (int o = 0; o < S; o++)
+        for (int x = 0; x < S; x++)
+            for (int c = 0; c < 3; c++) {
+                float acc = 0;
+                for (int t = 0; t < T; t++) acc += wts[o * T + t] * rows[((size_t)taps[o * T + t] * S + x) * 3 + c];
+                int v = (int)(acc + 0.5f);
+                dst[((size_t)o * S + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    free(rows);
+    free(taps);
+    free(wts);
+}
