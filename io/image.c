@@ -1,11 +1,12 @@
 #include "io/image.h"
 #include <errno.h>
-#include <jpeglib.h>
-#include <png.h>
 #include <setjmp.h>
-#include <stdio.h>
+#include <stddef.h>
+#include <stdio.h>  // jpeglib.h needs size_t and FILE first
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>
+#include <png.h>
 
 static int load_png(const char *path, int *w, int *h, uint8_t **rgb, Err *e) {
     png_image im;
