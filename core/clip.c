@@ -1,0 +1,450 @@
+// clip: the frozen CLIP ViT image tower (encode and mapper modes), forward and input-only backward.
+// Residual stream layout is token-major [B, L, W] (L = grid² + 1, the class token first), as in
+// OpenAI's model after its permute; blocks that get a mapper prompt run on L+1 tokens.
+#include "core/clip.h"
+#include "core/kernels.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const real CLIP_MEAN[3] = {0.48145466, 0.4578275, 0.40821073};
+static const real CLIP_STD[3] = {0.26862954, 0.26130258, 0.27577711};
+static const real LN_EPS = 1e-5;
+
+// ------------------------------------------------------------------ parameters
+
+static int declare(ParamSet *ps, const char *name, int ndim, int d0, int d1, int d2, int d3) {
+    int shape[4] = {d0, d1, d2, d3};
+    return params_declare(ps, name, PARAM_FROZEN, ndim, shape);
+}
+
+static real *P(const ClipTower *t, const char *name) {
+    int i = params_find(&t->ps, name);
+    if (i < 0) {   // a programming error (names are declared by clip_build), not user input
+        fprintf(stderr, "clip: parameter %s was never declared\n", name);
+        abort();
+    }
+    return params_tensor(&t->ps, i);
+}
+
+static real *PB(const ClipTower *t, int b, const char *suffix) {
+    char name[PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, suffix);
+    return P(t, name);
+}
+
+int clip_build(ClipTower *t, const ClipDims *d) {
+    memset(t, 0, sizeof(*t));
+    t->d = *d;
+    t->d.grid = d->image_size / d->patch;
+    int W = d->width, G2 = t->d.grid * t->d.grid, E = d->embed_dim, P_ = d->patch;
+    ParamSet *ps = &t->ps;
+    int r = 0;
+    // state_dict order (spec/state-dict.md §4.1)
+    r |= declare(ps, "visual.class_embedding", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, "visual.positional_embedding", 2, G2 + 1, W, 0, 0) < 0;
+    r |= declare(ps, "visual.proj", 2, W, E, 0, 0) < 0;
+    r |= declare(ps, "visual.conv1.weight", 4, W, 3, P_, P_) < 0;
+    r |= declare(ps, "visual.ln_pre.weight", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, "visual.ln_pre.bias", 1, W, 0, 0, 0) < 0;
+    for (int b = 0; b < d->layers; b++) {
+        struct { const char *s; int nd, d0, d1; } blk[] = {
+            {"attn.in_proj_weight", 2, 3 * W, W}, {"attn.in_proj_bias", 1, 3 * W, 0},
+            {"attn.out_proj.weight", 2, W, W},    {"attn.out_proj.bias", 1, W, 0},
+            {"ln_1.weight", 1, W, 0},             {"ln_1.bias", 1, W, 0},
+            {"mlp.c_fc.weight", 2, 4 * W, W},     {"mlp.c_fc.bias", 1, 4 * W, 0},
+            {"mlp.c_proj.weight", 2, W, 4 * W},   {"mlp.c_proj.bias", 1, W, 0},
+            {"ln_2.weight", 1, W, 0},             {"ln_2.bias", 1, W, 0},
+        };
+        for (size_t k = 0; k < sizeof blk / sizeof blk[0]; k++) {
+            char name[PARAM_NAME_MAX];
+            snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, blk[k].s);
+            r |= declare(ps, name, blk[k].nd, blk[k].d0, blk[k].d1, 0, 0) < 0;
+        }
+    }
+    r |= declare(ps, "visual.ln_post.weight", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, "visual.ln_post.bias", 1, W, 0, 0, 0) < 0;
+    if (r) return -1;
+    return params_finalize(ps);
+}
+
+// OpenAI's initialisation scales (clip/model.py): embeddings width^-0.5, attention width^-0.5,
+// out/c_proj (2·layers)^-0.5·width^-0.5, c_fc (2·width)^-0.5; LayerNorms 1/0; biases 0. The patch
+// conv gets U(±1/sqrt(fan_in)). Each tensor has its own counter, so the order of calls is irrelevant.
+void clip_init_random(ClipTower *t, uint64_t seed) {
+    RngKey key = rng_key(seed, RNG_CLIP);
+    real W = (real)t->d.width;
+    real attn_std = 1 / sqrt(W), proj_std = attn_std / sqrt(2 * (real)t->d.layers), fc_std = 1 / sqrt(2 * W);
+    for (int i = 0; i < t->ps.count; i++) {
+        const ParamSpec *s = &t->ps.specs[i];
+        real *x = params_tensor(&t->ps, i);
+        const char *n = s->name;
+        size_t len = strlen(n);
+        int is_ln_w = strstr(n, "ln_") && len > 7 && strcmp(n + len - 7, ".weight") == 0;
+        int is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
+        if (is_ln_w) {
+            for (size_t k = 0; k < s->numel; k++) x[k] = 1;
+        } else if (is_bias || strstr(n, "in_proj_bias")) {
+            memset(x, 0, s->numel * sizeof(real));
+        } else if (strstr(n, "conv1.weight")) {
+            real bound = 1 / sqrt((real)(3 * t->d.patch * t->d.patch));
+            rng_fill_uniform(x, s->numel, -bound, bound, key, (uint64_t)i);
+        } else {
+            real std = attn_std;
+            if (strstr(n, "out_proj.weight") || strstr(n, "c_proj.weight")) std = proj_std;
+            if (strstr(n, "c_fc.weight")) std = fc_std;
+            rng_fill_normal(x, s->numel, 0, std, key, (uint64_t)i);
+        }
+    }
+}
+
+void clip_free(ClipTower *t) { params_free(&t->ps); }
+
+// ------------------------------------------------------------------ activations
+
+typedef struct {
+    int L;                       // tokens this block runs on (L or L+1 with a prompt)
+    real *in, *ln1, *m1, *r1;    // [B,L,W], [B,L,W], [B*L], [B*L]
+    real *cache;                 // mha cache
+    real *mid, *ln2, *m2, *r2;   // after attention residual; LN2 output and stats
+    real *fc;                    // [B,L,4W] c_fc output before QuickGELU
+    real *out;                   // [B,L,W]
+} BlockActs;
+
+struct ClipActs {
+    int max_batch, mapper, L, Lmax, layers;
+    int B, n_run, has_emb;       // of the last forward
+    BlockActs *blk;              // [layers]
+    real *img_n;                 // encode: [B,3,S,S] normalised image
+    real *x0, *pre_m, *pre_r;    // ln_pre input [B,L,W] and stats [B*L]
+    real *stream;                // ln_pre output [B,L,W]
+    real *post_x, *post_y, *post_m, *post_r;  // encode: class token [B,W], ln_post output, stats [B]
+    real *big1, *big2;           // scratch [B*Lmax*4W] (also holds the patch grid)
+    real *s1, *s2, *gS, *gA, *gB;   // scratch [B*Lmax*W]
+    real *dimg_n;                // encode: [B,3,S,S]
+};
+
+static int has_prompt(const ClipDims *d, int mapper, int b) {
+    return mapper && b >= d->prompt_first && b <= d->prompt_last;
+}
+
+ClipActs *clip_acts_new(const ClipTower *t, int max_batch, int mapper_mode) {
+    const ClipDims *d = &t->d;
+    ClipActs *a = calloc(1, sizeof(*a));
+    if (!a) return NULL;
+    int W = d->width, B = max_batch, H = d->heads, S = d->image_size;
+    a->max_batch = B;
+    a->mapper = mapper_mode;
+    a->L = d->grid * d->grid + 1;
+    a->Lmax = a->L + (mapper_mode ? 1 : 0);
+    a->layers = d->layers;
+    a->blk = calloc((size_t)d->layers, sizeof(BlockActs));
+    int ok = a->blk != NULL;
+    size_t nw = (size_t)B * a->Lmax * W;
+#define ALLOC(p, n) do { (p) = malloc((size_t)(n) * sizeof(real)); ok = ok && (p); } while (0)
+    for (int b = 0; ok && b < d->layers; b++) {
+        BlockActs *k = &a->blk[b];
+        k->L = a->L + has_prompt(d, mapper_mode, b);
+        size_t n = (size_t)B * k->L;
+        ALLOC(k->in, n * W); ALLOC(k->ln1, n * W); ALLOC(k->m1, n); ALLOC(k->r1, n);
+        ALLOC(k->cache, mha_cache_floats(B, k->L, W, H));
+        ALLOC(k->mid, n * W); ALLOC(k->ln2, n * W); ALLOC(k->m2, n); ALLOC(k->r2, n);
+        ALLOC(k->fc, n * 4 * W); ALLOC(k->out, n * W);
+    }
+    size_t nL = (size_t)B * a->L;
+    ALLOC(a->x0, nL * W); ALLOC(a->pre_m, nL); ALLOC(a->pre_r, nL); ALLOC(a->stream, nL * W);
+    ALLOC(a->big1, nw * 4); ALLOC(a->big2, nw * 4);
+    ALLOC(a->s1, nw); ALLOC(a->s2, nw); ALLOC(a->gS, nw); ALLOC(a->gA, nw); ALLOC(a->gB, nw);
+    if (!mapper_mode) {
+        ALLOC(a->img_n, (size_t)B * 3 * S * S); ALLOC(a->dimg_n, (size_t)B * 3 * S * S);
+        ALLOC(a->post_x, (size_t)B * W); ALLOC(a->post_y, (size_t)B * W);
+        ALLOC(a->post_m, B); ALLOC(a->post_r, B);
+    }
+#undef ALLOC
+    if (!ok) {
+        clip_acts_free(a);   // frees what was allocated (the rest is NULL)
+        return NULL;
+    }
+    return a;
+}
+
+void clip_acts_free(ClipActs *a) {
+    if (!a) return;
+    if (a->blk) {
+        for (int b = 0; b < a->layers; b++) {   // blocks not reached by a failed allocation are NULL
+            BlockActs *k = &a->blk[b];
+            free(k->in); free(k->ln1); free(k->m1); free(k->r1); free(k->cache);
+            free(k->mid); free(k->ln2); free(k->m2); free(k->r2); free(k->fc); free(k->out);
+        }
+    }
+    free(a->blk);
+    free(a->img_n); free(a->dimg_n); free(a->x0); free(a->pre_m); free(a->pre_r); free(a->stream);
+    free(a->post_x); free(a->post_y); free(a->post_m); free(a->post_r);
+    free(a->big1); free(a->big2); free(a->s1); free(a->s2); free(a->gS); free(a->gA); free(a->gB);
+    free(a);
+}
+
+// ------------------------------------------------------------------ one residual block
+
+// x = x + MHA(LN1(x)); x = x + MLP(LN2(x)), on k->in [B,L,W] → k->out
+static void block_forward(const ClipTower *t, ClipActs *a, int b, int B) {
+    BlockActs *k = &a->blk[b];
+    int W = t->d.width, L = k->L, N = B * L;
+    size_t n = (size_t)N * W;
+    layernorm_forward(k->ln1, k->m1, k->r1, k->in, PB(t, b, "ln_1.weight"), PB(t, b, "ln_1.bias"), N, W, LN_EPS);
+    mha_forward(a->s1, k->cache, k->ln1, PB(t, b, "attn.in_proj_weight"), PB(t, b, "attn.in_proj_bias"),
+                PB(t, b, "attn.out_proj.weight"), PB(t, b, "attn.out_proj.bias"), B, L, W, t->d.heads);
+    for (size_t i = 0; i < n; i++) k->mid[i] = k->in[i] + a->s1[i];
+    layernorm_forward(k->ln2, k->m2, k->r2, k->mid, PB(t, b, "ln_2.weight"), PB(t, b, "ln_2.bias"), N, W, LN_EPS);
+    linear_forward(k->fc, k->ln2, PB(t, b, "mlp.c_fc.weight"), PB(t, b, "mlp.c_fc.bias"), N, W, 4 * W);
+    quickgelu_forward(a->big1, k->fc, n * 4);
+    linear_forward(a->s1, a->big1, PB(t, b, "mlp.c_proj.weight"), PB(t, b, "mlp.c_proj.bias"), N, 4 * W, W);
+    for (size_t i = 0; i < n; i++) k->out[i] = k->mid[i] + a->s1[i];
+}
+
+// din[B,L,W] += d(block)/d(in)^T · dout[B,L,W]; weights frozen (no weight gradients).
+static void block_backward(const ClipTower *t, ClipActs *a, int b, int B, real *din, const real *dout) {
+    BlockActs *k = &a->blk[b];
+    int W = t->d.width, L = k->L, N = B * L;
+    size_t n = (size_t)N * W;
+    // MLP branch: out = mid + c_proj(gelu(c_fc(LN2(mid))))
+    quickgelu_forward(a->big1, k->fc, n * 4);   // recomputed rather than stored (only used as `in`)
+    memset(a->big2, 0, n * 4 * sizeof(real));
+    linear_backward(a->big2, NULL, NULL, dout, a->big1, PB(t, b, "mlp.c_proj.weight"), N, 4 * W, W);
+    memset(a->big1, 0, n * 4 * sizeof(real));
+    quickgelu_backward(a->big1, a->big2, k->fc, n * 4);
+    memset(a->s1, 0, n * sizeof(real));
+    linear_backward(a->s1, NULL, NULL, a->big1, k->ln2, PB(t, b, "mlp.c_fc.weight"), N, W, 4 * W);
+    memcpy(a->s2, dout, n * sizeof(real));   // d mid
+    layernorm_backward(a->s2, NULL, NULL, a->s1, k->mid, k->m2, k->r2, PB(t, b, "ln_2.weight"), N, W);
+    // attention branch: mid = in + MHA(LN1(in))
+    memset(a->s1, 0, n * sizeof(real));
+    mha_backward(a->s1, NULL, NULL, NULL, NULL, a->s2, k->ln1, k->cache, PB(t, b, "attn.in_proj_weight"),
+                 PB(t, b, "attn.out_proj.weight"), B, L, W, t->d.heads);
+    for (size_t i = 0; i < n; i++) din[i] += a->s2[i];
+    layernorm_backward(din, NULL, NULL, a->s1, k->in, k->m1, k->r1, PB(t, b, "ln_1.weight"), N, W);
+}
+
+// Copies the L stream tokens (src laid out with src_L tokens per sample) into block b's input and,
+// when the block gets a prompt, appends prompts[:, b - prompt_first, :] as token L.
+static void load_block_input(const ClipTower *t, ClipActs *a, int b, int B, const real *src, int src_L,
+                             const real *prompts) {
+    BlockActs *k = &a->blk[b];
+    int W = t->d.width, L = a->L;
+    int np = t->d.prompt_last - t->d.prompt_first + 1;
+    for (int s = 0; s < B; s++) {
+        memcpy(k->in + (size_t)s * k->L * W, src + (size_t)s * src_L * W, (size_t)L * W * sizeof(real));
+        if (k->L > L) {
+            const real *p = prompts + ((size_t)s * np + (b - t->d.prompt_first)) * W;
+            memcpy(k->in + ((size_t)s * k->L + L) * W, p, (size_t)W * sizeof(real));
+        }
+    }
+}
+
+// Runs blocks 0..n_run-1 from a->stream; taps (encode) copied out after the configured blocks.
+static void run_blocks(const ClipTower *t, ClipActs *a, int B, real *taps, const real *prompts) {
+    const ClipDims *d = &t->d;
+    int W = d->width, L = a->L, G2 = L - 1;
+    for (int b = 0; b < a->n_run; b++) {
+        if (b == 0) load_block_input(t, a, 0, B, a->stream, L, prompts);
+        else load_block_input(t, a, b, B, a->blk[b - 1].out, a->blk[b - 1].L, prompts);
+        block_forward(t, a, b, B);
+        for (int j = 0; taps && j < d->n_taps; j++) {
+            if (d->taps[j] != b) continue;
+            // taps[s, j, c, tok] = out[s, 1 + tok, c]
+            const BlockActs *k = &a->blk[b];
+            for (int s = 0; s < B; s++) {
+                real *dst = taps + ((size_t)s * d->n_taps + j) * W * G2;
+                const real *src = k->out + (size_t)s * k->L * W;
+                for (int tok = 0; tok < G2; tok++)
+                    for (int c = 0; c < W; c++) dst[(size_t)c * G2 + tok] = src[(size_t)(1 + tok) * W + c];
+            }
+        }
+    }
+}
+
+// Backward through blocks n_run-1..0. a->gS holds the gradient w.r.t. the stream after the last run
+// block ([B,L,W]); tap gradients are added where they were taken; prompt-token gradients go to
+// dprompts. On return a->gS holds the gradient w.r.t. ln_pre's output.
+static void run_blocks_backward(const ClipTower *t, ClipActs *a, int B, const real *dtaps, real *dprompts) {
+    const ClipDims *d = &t->d;
+    int W = d->width, L = a->L, G2 = L - 1;
+    int np = d->prompt_last - d->prompt_first + 1;
+    for (int b = a->n_run - 1; b >= 0; b--) {
+        for (int j = 0; dtaps && j < d->n_taps; j++) {
+            if (d->taps[j] != b) continue;
+            for (int s = 0; s < B; s++) {
+                const real *src = dtaps + ((size_t)s * d->n_taps + j) * W * G2;
+                real *dst = a->gS + (size_t)s * L * W;
+                for (int tok = 0; tok < G2; tok++)
+                    for (int c = 0; c < W; c++) dst[(size_t)(1 + tok) * W + c] += src[(size_t)c * G2 + tok];
+            }
+        }
+        const BlockActs *k = &a->blk[b];
+        // gA: output gradient in the block's own layout (the dropped prompt token gets 0)
+        memset(a->gA, 0, (size_t)B * k->L * W * sizeof(real));
+        for (int s = 0; s < B; s++)
+            memcpy(a->gA + (size_t)s * k->L * W, a->gS + (size_t)s * L * W, (size_t)L * W * sizeof(real));
+        memset(a->gB, 0, (size_t)B * k->L * W * sizeof(real));
+        block_backward(t, a, b, B, a->gB, a->gA);
+        for (int s = 0; s < B; s++) {
+            memcpy(a->gS + (size_t)s * L * W, a->gB + (size_t)s * k->L * W, (size_t)L * W * sizeof(real));
+            if (k->L > L && dprompts) {
+                real *dp = dprompts + ((size_t)s * np + (b - d->prompt_first)) * W;
+                const real *g = a->gB + ((size_t)s * k->L + L) * W;
+                for (int c = 0; c < W; c++) dp[c] += g[c];
+            }
+        }
+    }
+}
+
+// x0 [B,L,W] (tokens + positional embedding) → ln_pre → a->stream
+static void stem_ln_pre(const ClipTower *t, ClipActs *a, int B) {
+    layernorm_forward(a->stream, a->pre_m, a->pre_r, a->x0, P(t, "visual.ln_pre.weight"),
+                      P(t, "visual.ln_pre.bias"), B * a->L, t->d.width, LN_EPS);
+}
+
+// grid[B,W,G2] (channel-major) → x0[B,L,W] = cat(class, tokens) + pos
+static void stem_tokens(const ClipTower *t, ClipActs *a, const real *grid, int B) {
+    int W = t->d.width, L = a->L, G2 = L - 1;
+    const real *cls = P(t, "visual.class_embedding"), *pos = P(t, "visual.positional_embedding");
+    for (int s = 0; s < B; s++) {
+        real *x = a->x0 + (size_t)s * L * W;
+        for (int c = 0; c < W; c++) x[c] = cls[c] + pos[c];
+        const real *g = grid + (size_t)s * W * G2;
+        for (int tok = 0; tok < G2; tok++)
+            for (int c = 0; c < W; c++)
+                x[(size_t)(1 + tok) * W + c] = g[(size_t)c * G2 + tok] + pos[(size_t)(1 + tok) * W + c];
+    }
+}
+
+// a->gS holds d(ln_pre output); dgrid[B,W,G2] += d tokens 1.. (channel-major)
+static void stem_backward(const ClipTower *t, ClipActs *a, int B, real *dgrid) {
+    int W = t->d.width, L = a->L, G2 = L - 1;
+    size_t n = (size_t)B * L * W;
+    memset(a->s1, 0, n * sizeof(real));
+    layernorm_backward(a->s1, NULL, NULL, a->gS, a->x0, a->pre_m, a->pre_r, P(t, "visual.ln_pre.weight"), B * L, W);
+    for (int s = 0; s < B; s++) {
+        const real *x = a->s1 + (size_t)s * L * W;
+        real *g = dgrid + (size_t)s * W * G2;
+        for (int tok = 0; tok < G2; tok++)
+            for (int c = 0; c < W; c++) g[(size_t)c * G2 + tok] += x[(size_t)(1 + tok) * W + c];
+    }
+}
+
+static void remap_coeffs(const ClipDims *d, real *scale, real *shift) {
+    // galip: ((x*0.5+0.5)+1)*0.5 = 0.25x + 0.75 (upstream double remap); standard: [-1,1] → [0,1]
+    *scale = d->remap_galip ? (real)0.25 : (real)0.5;
+    *shift = d->remap_galip ? (real)0.75 : (real)0.5;
+}
+
+static ConvShape patch_shape(const ClipDims *d, int B) {
+    return conv_shape(B, 3, d->image_size, d->image_size, d->width, d->patch, d->patch, d->patch, d->patch, 0, 0);
+}
+
+// ------------------------------------------------------------------ encode
+
+void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb, const real *img, int B) {
+    const ClipDims *d = &t->d;
+    int W = d->width, S = d->image_size;
+    a->B = B;
+    a->has_emb = emb != NULL;
+    // Without the embedding, blocks after the last tap do not influence anything: skip them.
+    a->n_run = d->layers;
+    if (!emb) {
+        a->n_run = 0;
+        for (int j = 0; j < d->n_taps; j++)
+            if (d->taps[j] + 1 > a->n_run) a->n_run = d->taps[j] + 1;
+    }
+    real scale, shift;
+    remap_coeffs(d, &scale, &shift);
+    size_t plane = (size_t)S * S;
+    for (int s = 0; s < B; s++)
+        for (int c = 0; c < 3; c++) {
+            const real *x = img + ((size_t)s * 3 + c) * plane;
+            real *y = a->img_n + ((size_t)s * 3 + c) * plane;
+            for (size_t i = 0; i < plane; i++) y[i] = (scale * x[i] + shift - CLIP_MEAN[c]) / CLIP_STD[c];
+        }
+    ConvShape cs = patch_shape(d, B);
+    conv2d_forward(a->big1, a->img_n, P(t, "visual.conv1.weight"), NULL, &cs);   // [B,W,grid,grid]
+    stem_tokens(t, a, a->big1, B);
+    stem_ln_pre(t, a, B);
+    run_blocks(t, a, B, taps, NULL);
+    if (!emb) return;
+    // emb = ln_post(x[:,0,:]) @ proj
+    const BlockActs *k = &a->blk[d->layers - 1];
+    for (int s = 0; s < B; s++) memcpy(a->post_x + (size_t)s * W, k->out + (size_t)s * k->L * W, W * sizeof(real));
+    layernorm_forward(a->post_y, a->post_m, a->post_r, a->post_x, P(t, "visual.ln_post.weight"),
+                      P(t, "visual.ln_post.bias"), B, W, LN_EPS);
+    kern_gemm(0, 0, B, d->embed_dim, W, 1, a->post_y, W, P(t, "visual.proj"), d->embed_dim, 0, emb, d->embed_dim);
+}
+
+void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B) {
+    const ClipDims *d = &t->d;
+    int W = d->width, S = d->image_size, L = a->L;
+    memset(a->gS, 0, (size_t)B * L * W * sizeof(real));
+    if (demb && a->has_emb) {
+        // d post_y = demb @ proj^T ; then ln_post backward into the class token of the last block
+        kern_gemm(0, 1, B, W, d->embed_dim, 1, demb, d->embed_dim, P(t, "visual.proj"), d->embed_dim, 0, a->s2, W);
+        memset(a->s1, 0, (size_t)B * W * sizeof(real));
+        layernorm_backward(a->s1, NULL, NULL, a->s2, a->post_x, a->post_m, a->post_r, P(t, "visual.ln_post.weight"),
+                           B, W);
+        for (int s = 0; s < B; s++)
+            for (int c = 0; c < W; c++) a->gS[(size_t)s * L * W + c] += a->s1[(size_t)s * W + c];
+    }
+    run_blocks_backward(t, a, B, dtaps, NULL);
+    size_t G2 = (size_t)(L - 1);
+    memset(a->big2, 0, (size_t)B * W * G2 * sizeof(real));
+    stem_backward(t, a, B, a->big2);   // d patch grid
+    if (!dimg) return;
+    size_t plane = (size_t)S * S;
+    memset(a->dimg_n, 0, (size_t)B * 3 * plane * sizeof(real));
+    ConvShape cs = patch_shape(d, B);
+    conv2d_backward(a->dimg_n, NULL, NULL, a->big2, a->img_n, P(t, "visual.conv1.weight"), &cs);
+    real scale, shift;
+    remap_coeffs(d, &scale, &shift);
+    for (int s = 0; s < B; s++)
+        for (int c = 0; c < 3; c++) {
+            real f = scale / CLIP_STD[c];
+            const real *g = a->dimg_n + ((size_t)s * 3 + c) * plane;
+            real *y = dimg + ((size_t)s * 3 + c) * plane;
+            for (size_t i = 0; i < plane; i++) y[i] += f * g[i];
+        }
+}
+
+// ------------------------------------------------------------------ mapper
+
+void clip_mapper_forward(const ClipTower *t, ClipActs *a, real *map, const real *fuse, const real *prompts, int B) {
+    const ClipDims *d = &t->d;
+    int W = d->width, L = a->L, G2 = L - 1;
+    a->B = B;
+    a->has_emb = 0;
+    a->n_run = d->layers;
+    stem_tokens(t, a, fuse, B);
+    stem_ln_pre(t, a, B);
+    run_blocks(t, a, B, NULL, prompts);
+    // map[s, c, tok] = out[s, 1 + tok, c]  (no ln_post, no proj)
+    const BlockActs *k = &a->blk[d->layers - 1];
+    for (int s = 0; s < B; s++) {
+        const real *src = k->out + (size_t)s * k->L * W;
+        real *dst = map + (size_t)s * W * G2;
+        for (int tok = 0; tok < G2; tok++)
+            for (int c = 0; c < W; c++) dst[(size_t)c * G2 + tok] = src[(size_t)(1 + tok) * W + c];
+    }
+}
+
+void clip_mapper_backward(const ClipTower *t, ClipActs *a, real *dfuse, real *dprompts, const real *dmap, int B) {
+    const ClipDims *d = &t->d;
+    int W = d->width, L = a->L, G2 = L - 1;
+    memset(a->gS, 0, (size_t)B * L * W * sizeof(real));
+    for (int s = 0; s < B; s++) {
+        const real *src = dmap + (size_t)s * W * G2;
+        real *dst = a->gS + (size_t)s * L * W;
+        for (int tok = 0; tok < G2; tok++)
+            for (int c = 0; c < W; c++) dst[(size_t)(1 + tok) * W + c] = src[(size_t)c * G2 + tok];
+    }
+    run_blocks_backward(t, a, B, NULL, dprompts);
+    if (dfuse) stem_backward(t, a, B, dfuse);
+}
