@@ -12,3 +12,4 @@ typedef struct {
 void jobs_print_banner(const char *what);
 
 int cmd_config(int argc, char **argv);   // jobs/cmd_config.c
+int cmd_ckpt(int argc, char **argv);     // jobs/cmd_ckpt.c

@@ -11,6 +11,7 @@
 static const Command commands[] = {
     // entries are added as the subcommands land
     {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
+    {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
 };
 static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 
