@@ -1,0 +1,166 @@
+#define _GNU_SOURCE
+#include "dist/rank.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "dist/watch.h"
+
+const char *dp_mpi_strerror(int rc, char *buf, int len) {
+    int n = 0;
+    if (MPI_Error_string(rc, buf, &n) != MPI_SUCCESS) snprintf(buf, (size_t)len, "MPI error %d", rc);
+    return buf;
+}
+
+// A positive integer from an environment variable; 0 when unset/empty, -1 when malformed.
+static int parse_positive(const char *s) {
+    if (!s || !*s) return 0;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < 1 || v > 4096) return -1;
+    return (int)v;
+}
+
+int dp_threads_per_rank(int explicit_threads, const char *slurm_cpus_per_task, const char *omp_num_threads,
+                        int online_cores, int local_size, int *threads, const char **from, Err *e) {
+    if (explicit_threads > 0) {
+        *threads = explicit_threads;
+        *from = "--threads";
+        return 0;
+    }
+    // SLURM_CPUS_PER_TASK is what the allocation granted each task: the most reliable figure.
+    int v = parse_positive(slurm_cpus_per_task);
+    if (v < 0)
+        return err_set(e, "dist/rank: SLURM_CPUS_PER_TASK='%s' is not a positive integer (hint: fix the sbatch "
+                          "--cpus-per-task or pass --threads)", slurm_cpus_per_task);
+    if (v > 0) {
+        *threads = v;
+        *from = "SLURM_CPUS_PER_TASK";
+        return 0;
+    }
+    // OMP_NUM_THREADS may be a list ("4,2") for nested regions; the first level is ours.
+    if (omp_num_threads && *omp_num_threads) {
+        char first[32];
+        snprintf(first, sizeof first, "%s", omp_num_threads);
+        first[strcspn(first, ",")] = '\0';
+        v = parse_positive(first);
+        if (v < 0)
+            return err_set(e, "dist/rank: OMP_NUM_THREADS='%s' is not a positive integer (hint: unset it or pass "
+                              "--threads)", omp_num_threads);
+        *threads = v;
+        *from = "OMP_NUM_THREADS";
+        return 0;
+    }
+    int per = (local_size > 0 && online_cores > 0) ? online_cores / local_size : 1;
+    *threads = per >= 1 ? per : 1;
+    *from = "cores/local ranks";
+    return 0;
+}
+
+DpLauncher dp_detect_launcher(int *expected_size) {
+    *expected_size = 0;
+    // Checked first: mpirun inside an sbatch script also inherits the job's SLURM_* variables.
+    const char *ompi = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ompi && *ompi) {
+        *expected_size = atoi(ompi);
+        return DP_LAUNCH_MPIRUN;
+    }
+    // SLURM_PROCID alone is also set in the batch script itself; a step launched by srun has a step id.
+    const char *procid = getenv("SLURM_PROCID"), *step = getenv("SLURM_STEP_ID");
+    if (procid && *procid && step && *step) {
+        const char *nt = getenv("SLURM_STEP_NUM_TASKS");
+        if (!nt || !*nt) nt = getenv("SLURM_NTASKS");
+        *expected_size = nt ? atoi(nt) : 0;
+        return DP_LAUNCH_SRUN;
+    }
+    return DP_LAUNCH_SINGLETON;
+}
+
+const char *dp_launcher_name(DpLauncher l) {
+    return l == DP_LAUNCH_MPIRUN ? "mpirun" : l == DP_LAUNCH_SRUN ? "srun" : "singleton";
+}
+
+int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e) {
+    memset(info, 0, sizeof(*info));
+    info->world = MPI_COMM_WORLD;
+    info->node = MPI_COMM_NULL;
+    char msg[MPI_MAX_ERROR_STRING];
+    int provided = 0, rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS)
+        return err_set(e, "dist/rank: MPI_Init_thread failed: %s (hint: start with mpirun or srun; check the "
+                          "Open MPI installation)", dp_mpi_strerror(rc, msg, sizeof msg));
+    if (provided < MPI_THREAD_FUNNELED)
+        return err_set(e, "dist/rank: MPI provides thread level %d, FUNNELED (%d) needed (hint: use an MPI built "
+                          "with thread support)", provided, MPI_THREAD_FUNNELED);
+    // From here on failures come back as values, and messages can name the rank.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &info->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &info->size);
+
+    int expected = 0;
+    info->launcher = dp_detect_launcher(&expected);
+    // The classic srun pitfall: without PMI/PMIx support every task starts as its own world of 1.
+    if (expected > 1 && info->size == 1)
+        return err_set(e, "dist/rank: rank %d: %s started %d tasks but MPI sees a world of 1 (hint: srun needs "
+                          "--mpi=pmix (see `srun --mpi=list`), or launch with mpirun)",
+                       info->rank, dp_launcher_name(info->launcher), expected);
+
+    rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL, &info->node);
+    if (rc != MPI_SUCCESS)
+        return err_set(e, "dist/rank: rank %d: MPI_Comm_split_type(SHARED) failed: %s", info->rank,
+                       dp_mpi_strerror(rc, msg, sizeof msg));
+    MPI_Comm_set_errhandler(info->node, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(info->node, &info->local_rank);
+    MPI_Comm_size(info->node, &info->local_size);
+    int leader = info->local_rank == 0;
+    rc = MPI_Allreduce(&leader, &info->n_nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return err_set(e, "dist/rank: rank %d: counting nodes failed: %s", info->rank,
+                       dp_mpi_strerror(rc, msg, sizeof msg));
+
+    if (!dp_world_arrival(e)) return -1;  // collective (a dup): create it here, not on first use
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (dp_threads_per_rank(explicit_threads, getenv("SLURM_CPUS_PER_TASK"), getenv("OMP_NUM_THREADS"),
+                            cores > 0 ? (int)cores : 1, info->local_size, &info->threads, &info->threads_from,
+                            e) != 0) {
+        char inner[sizeof e->msg];
+        snprintf(inner, sizeof inner, "%s", e->msg);
+        return err_set(e, "rank %d: %s", info->rank, inner);
+    }
+    // Ranks per node is rank 0's node; an uneven layout says so rather than printing one number.
+    int min_local = 0, max_local = 0;
+    MPI_Allreduce(&info->local_size, &min_local, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&info->local_size, &max_local, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    char per_node[32];
+    if (min_local == max_local) snprintf(per_node, sizeof per_node, "%d", max_local);
+    else snprintf(per_node, sizeof per_node, "%d-%d", min_local, max_local);
+    snprintf(info->startup, sizeof info->startup,
+             "data-parallel: %d rank%s on %d node%s (%s per node), %d thread%s per rank (%s), launched by %s",
+             info->size, info->size == 1 ? "" : "s", info->n_nodes, info->n_nodes == 1 ? "" : "s", per_node,
+             info->threads, info->threads == 1 ? "" : "s", info->threads_from, dp_launcher_name(info->launcher));
+    return 0;
+}
+
+void dp_finalize(DpInfo *info) {
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (!up || down) return;
+    dp_watch_shutdown();
+    if (info && info->node != MPI_COMM_NULL) MPI_Comm_free(&info->node);
+    MPI_Finalize();
+}
+
+_Noreturn void dp_abort(const char *msg, int code) {
+    int rank = -1, up = 0;
+    MPI_Initialized(&up);
+    if (up) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr, "ratlip: rank %d: %s\n", rank, msg);
+    fflush(stderr);
+    fflush(stdout);
+    if (up) MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+    exit(code ? code : 1);
+}

@@ -1,0 +1,43 @@
+// rank: who this process is in the data-parallel job. Starts MPI (FUNNELED: only the compute thread
+// calls MPI; the reader thread never does), finds world and node-local rank/size, detects the
+// launcher (mpirun, Slurm srun, or a singleton run), decides BLAS threads per rank, and sets
+// MPI_ERRORS_RETURN on the world so a failed MPI call comes back as an error naming the rank.
+#pragma once
+#include <mpi.h>
+#include "core/err.h"
+
+typedef enum { DP_LAUNCH_SINGLETON = 0, DP_LAUNCH_MPIRUN = 1, DP_LAUNCH_SRUN = 2 } DpLauncher;
+
+typedef struct {
+    int rank, size;              // in MPI_COMM_WORLD
+    int local_rank, local_size;  // among the ranks sharing this node (MPI_COMM_TYPE_SHARED)
+    int n_nodes;                 // distinct nodes (ranks with local_rank 0)
+    int threads;                 // BLAS threads this rank should use
+    const char *threads_from;    // "--threads", "SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS", "cores/local ranks"
+    DpLauncher launcher;
+    MPI_Comm world;              // MPI_COMM_WORLD (errors return)
+    MPI_Comm node;               // ranks on this node
+    char startup[256];           // rank 0's start-up line (without the BLAS kernel; the caller adds it)
+} DpInfo;
+
+// Starts MPI and fills info. explicit_threads > 0 (from --threads) wins over the environment.
+// Collective over MPI_COMM_WORLD. On error MPI may be initialised: call dp_finalize or dp_abort.
+int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e);
+void dp_finalize(DpInfo *info);
+// Prints "ratlip: rank R: <msg>" to stderr and ends the whole job with exit status code (MPI_Abort).
+// For errors after which the other ranks would wait forever (a stalled or failed collective).
+_Noreturn void dp_abort(const char *msg, int code);
+
+// Threads per rank, first of: explicit (>0), SLURM_CPUS_PER_TASK, OMP_NUM_THREADS, online cores /
+// local ranks (at least 1). Env strings may be NULL; a set but malformed one is an error naming it.
+// Pure (no MPI), so it is unit-testable. *from names the source.
+int dp_threads_per_rank(int explicit_threads, const char *slurm_cpus_per_task, const char *omp_num_threads,
+                        int online_cores, int local_size, int *threads, const char **from, Err *e);
+
+// Launcher from the environment: OMPI_COMM_WORLD_SIZE → mpirun, SLURM_PROCID (+SLURM_NTASKS) → srun,
+// else singleton. *expected_size is the world size the launcher promised (0 when unknown).
+DpLauncher dp_detect_launcher(int *expected_size);
+const char *dp_launcher_name(DpLauncher l);
+
+// Text of an MPI error code, for messages.
+const char *dp_mpi_strerror(int rc, char *buf, int len);

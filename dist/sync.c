@@ -1,0 +1,143 @@
+#define _GNU_SOURCE
+#include "dist/sync.h"
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dist/rank.h"
+#include "dist/watch.h"
+
+uint64_t dp_hash_bytes(const void *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+// Broadcast of n floats in int-sized pieces, each waited for against the deadline.
+static int bcast_floats(real *buf, size_t n, int root, const char *what, Err *e) {
+    const size_t chunk = (size_t)1 << 28;
+    MPI_Datatype t = sizeof(real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    for (size_t off = 0; off < n; off += chunk) {
+        int cnt = (int)(n - off < chunk ? n - off : chunk);
+        MPI_Request req;
+        if (MPI_Ibcast(buf + off, cnt, t, root, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+            return err_set(e, "dist/sync: MPI_Ibcast of %s failed", what);
+        if (dp_wait_one(&req, what, e) != 0) return -1;
+    }
+    return 0;
+}
+
+int dp_broadcast_params(ParamSet *ps, int root, Err *e) {
+    // Sizes first: a rank that built a different network would otherwise read garbage silently.
+    unsigned long long sizes[2] = {ps->total, ps->n_trainable};
+    char layout[64];
+    snprintf(layout, sizeof layout, "%llu/%llu", sizes[0], sizes[1]);
+    if (dp_check_same_string("parameter layout (total/trainable floats)", layout, e) != 0) return -1;
+    if (bcast_floats(ps->data, ps->total, root, "dist/sync: broadcast of parameters", e) != 0) return -1;
+    if (bcast_floats(ps->adam_m, ps->n_trainable, root, "dist/sync: broadcast of Adam m", e) != 0) return -1;
+    if (bcast_floats(ps->adam_v, ps->n_trainable, root, "dist/sync: broadcast of Adam v", e) != 0) return -1;
+    long step = ps->adam_step;
+    MPI_Request req;
+    if (MPI_Ibcast(&step, 1, MPI_LONG, root, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        return err_set(e, "dist/sync: MPI_Ibcast of the Adam step failed");
+    if (dp_wait_one(&req, "dist/sync: broadcast of the Adam step", e) != 0) return -1;
+    ps->adam_step = step;
+    return 0;
+}
+
+// Allgathers one 64-bit value per rank; out is [size], caller frees.
+static int gather_u64(uint64_t v, uint64_t **out, const char *what, Err *e) {
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *out = malloc((size_t)size * sizeof(uint64_t));
+    if (!*out) return err_set(e, "dist/sync: out of memory");
+    MPI_Request req;
+    if (MPI_Iallgather(&v, 1, MPI_UINT64_T, *out, 1, MPI_UINT64_T, MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
+        free(*out);
+        *out = NULL;
+        return err_set(e, "dist/sync: MPI_Iallgather for %s failed", what);
+    }
+    if (dp_wait_one(&req, what, e) != 0) return -1;  // on timeout the caller aborts: no free needed
+    return 0;
+}
+
+// Comma list of ranks whose value differs from rank 0's; returns how many.
+static int differing_ranks(const uint64_t *v, int size, char *buf, size_t len) {
+    int n = 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int r = 1; r < size; r++)
+        if (v[r] != v[0]) {
+            if (used < len) used += (size_t)snprintf(buf + used, len - used, "%s%d", n ? ", " : "", r);
+            n++;
+        }
+    return n;
+}
+
+int dp_check_replicas(const ParamSet *ps, const char *name, Err *e) {
+    uint64_t *all = NULL;
+    char what[128];
+    snprintf(what, sizeof what, "dist/sync: replica check of %s", name);
+    if (gather_u64(params_checksum(ps), &all, what, e) != 0) return -1;
+    int size = 1, rank = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char ranks[512];
+    int n = differing_ranks(all, size, ranks, sizeof ranks);
+    int rc = 0;
+    if (n > 0)
+        rc = err_set(e, "dist/sync: %s: parameters on rank%s %s differ from rank 0 (checksum %016llx vs %016llx; "
+                        "seen on rank %d) (hint: replicas diverged: a rank skipped an update, a reduction was not "
+                        "applied everywhere, or nondeterministic kernels)",
+                     name, n == 1 ? "" : "s", ranks, (unsigned long long)all[size > 1 ? 1 : 0],
+                     (unsigned long long)all[0], rank);
+    free(all);
+    return rc;
+}
+
+int dp_check_same_string(const char *what, const char *s, Err *e) {
+    size_t len = strlen(s);
+    // Hash with the length folded in, so "ab"+"" and "a"+"b" style collisions need a real collision.
+    uint64_t h = dp_hash_bytes(s, len) ^ ((uint64_t)len * 0x9E3779B97F4A7C15ULL);
+    uint64_t *all = NULL;
+    char w[160];
+    snprintf(w, sizeof w, "dist/sync: comparison of %s", what);
+    if (gather_u64(h, &all, w, e) != 0) return -1;
+    int size = 1, rank = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char ranks[512];
+    int n = differing_ranks(all, size, ranks, sizeof ranks);
+    int rc = 0;
+    if (n > 0)
+        rc = err_set(e, "dist/sync: %s differs between ranks: rank%s %s see%s a different one than rank 0 (seen on "
+                        "rank %d) (hint: every rank must see the same files and config: check the paths are on a "
+                        "shared file system and identical)",
+                     what, n == 1 ? "" : "s", ranks, n == 1 ? "s" : "", rank);
+    free(all);
+    return rc;
+}
+
+int dp_broadcast_string(const char *s, int root, char **out, Err *e) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    long len = rank == root ? (long)strlen(s) : 0;
+    MPI_Request req;
+    if (MPI_Ibcast(&len, 1, MPI_LONG, root, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        return err_set(e, "dist/sync: MPI_Ibcast of a string length failed");
+    if (dp_wait_one(&req, "dist/sync: string broadcast", e) != 0) return -1;
+    *out = malloc((size_t)len + 1);
+    if (!*out) return err_set(e, "dist/sync: out of memory for a %ld-byte string", len);
+    if (rank == root) memcpy(*out, s, (size_t)len);
+    (*out)[len] = '\0';
+    if (len > 0) {
+        if (MPI_Ibcast(*out, (int)len, MPI_CHAR, root, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+            return err_set(e, "dist/sync: MPI_Ibcast of a string failed");
+        if (dp_wait_one(&req, "dist/sync: string broadcast", e) != 0) return -1;
+    }
+    return 0;
+}
