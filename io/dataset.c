@@ -293,8 +293,10 @@ static int read_attr_str(hid_t f, const char *path, const char *name, char *out,
     hid_t t = H5Aget_type(a);
     int ok = 0;
     if (H5Tget_class(t) == H5T_STRING) {
+        // the memory type must carry the file's character set: HDF5 does not convert ASCII <-> UTF-8
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = vlen_utf8();
+            H5Tset_cset(mt, H5Tget_cset(t));
             char *s = NULL;
             if (H5Aread(a, mt, &s) >= 0 && s) {
                 snprintf(out, n, "%s", s);
@@ -308,6 +310,7 @@ static int read_attr_str(hid_t f, const char *path, const char *name, char *out,
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, sz + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(t));
             if (buf && H5Aread(a, mt, buf) >= 0) {
                 snprintf(out, n, "%s", buf);
                 ok = 1;

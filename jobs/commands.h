@@ -13,3 +13,5 @@ void jobs_print_banner(const char *what);
 
 int cmd_config(int argc, char **argv);   // jobs/cmd_config.c
 int cmd_ckpt(int argc, char **argv);     // jobs/cmd_ckpt.c
+int cmd_data(int argc, char **argv);       // jobs/cmd_data.c
+int cmd_text_embed(int argc, char **argv); // jobs/cmd_text_embed.c

@@ -12,6 +12,8 @@ static const Command commands[] = {
     // entries are added as the subcommands land
     {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
     {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
+    {"data", cmd_data, "make (synth), check (verify) or import a dataset of HDF5 shards"},
+    {"text-embed", cmd_text_embed, "embed captions with the built-in bow text encoder"},
 };
 static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 

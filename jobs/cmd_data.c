@@ -1,0 +1,460 @@
+// cmd_data: `ratlip data synth|verify|import` — make, check and import datasets (io/dataset.h format).
+#include <dirent.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "io/bow.h"
+#include "io/dataset.h"
+#include "io/image.h"
+#include "io/reader.h"
+#include "io/synth.h"
+#include "jobs/commands.h"
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
+// Parses an integer option value; prints the error and returns -1 when it is not in [lo, hi].
+static int opt_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "ratlip data %s: %s wants an integer in %ld..%ld, got '%s'\n", cmd, name, lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+// ------------------------------------------ synth ------------------------------------------
+
+static const char *synth_help =
+    "usage: ratlip data synth --out DIR [--size 64] [--train 10000] [--test 1000] [--seed 0] [--shards 1]\n"
+    "\n"
+    "Writes the built-in synthetic dataset: one shape (circle, square, triangle; small ~30%% or large ~60%%\n"
+    "of the side) of one palette colour on a plain background of another, centre jittered by up to 10%%,\n"
+    "mild noise; 5 captions per image in different phrasings, embedded with the `bow` encoder (D=512);\n"
+    "/labels = (shape, colour, background, size). Deterministic in --seed; each split is written in\n"
+    "min(--shards, N) shards DIR/{train,test}-XXXXX-of-YYYYY.h5 (temp file, fsync, rename).\n";
+
+static int data_synth(int argc, char **argv) {
+    const char *out = NULL;
+    long size = 64, ntrain = 10000, ntest = 1000, seed = 0, shards = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(synth_help, stdout); return 0; }
+        int bad = 0;
+        if (!strcmp(a, "--out") && v) out = v;
+        else if (!strcmp(a, "--size")) bad = opt_long("synth", a, v, 8, 4096, &size);
+        else if (!strcmp(a, "--train")) bad = opt_long("synth", a, v, 0, 100000000, &ntrain);
+        else if (!strcmp(a, "--test")) bad = opt_long("synth", a, v, 0, 100000000, &ntest);
+        else if (!strcmp(a, "--seed")) bad = opt_long("synth", a, v, 0, 0x7fffffffL, &seed);
+        else if (!strcmp(a, "--shards")) bad = opt_long("synth", a, v, 1, 99999, &shards);
+        else { fprintf(stderr, "ratlip data synth: unknown or incomplete option '%s'\n%s", a, synth_help); return 2; }
+        if (bad) return 2;
+        i++;
+    }
+    if (!out) { fprintf(stderr, "ratlip data synth: --out DIR is required\n%s", synth_help); return 2; }
+    Err e;
+    double t0 = now_s();
+    if (synth_write(out, (int)size, ntrain, ntest, (uint64_t)seed, (int)shards, &e)) {
+        fprintf(stderr, "ratlip data synth: %s\n", e.msg);
+        return 1;
+    }
+    double dt = now_s() - t0;
+    printf("wrote %ld train + %ld test images of %ldx%ld to %s in %.2f s (%.0f images/s)\n", ntrain, ntest, size,
+           size, out, dt, (ntrain + ntest) / dt);
+    return 0;
+}
+
+// ------------------------------------------ verify ------------------------------------------
+
+static const char *verify_help =
+    "usage: ratlip data verify DIR\n"
+    "\n"
+    "Checks every shard of DIR: attributes present and equal across shards and splits, no shard missing,\n"
+    "dtypes and shapes of /images /text_emb /text_count /captions (/labels), text_count in 1..K, no\n"
+    "NaN/Inf in /text_emb, every image readable. Prints a summary; exits 1 naming the first problem.\n";
+
+static int data_verify(int argc, char **argv) {
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(verify_help, stdout); return 0; }
+        if (dir || argv[i][0] == '-') { fprintf(stderr, "ratlip data verify: unexpected '%s'\n%s", argv[i], verify_help); return 2; }
+        dir = argv[i];
+    }
+    if (!dir) { fprintf(stderr, "ratlip data verify: DIR is required\n%s", verify_help); return 2; }
+    Err e;
+    const char *splits[2] = {"train", "test"};
+    DsInfo first;
+    int have = 0;
+    long total[2] = {0, 0};
+    int nsh[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        int has = ds_has_split(dir, splits[s], &e);
+        if (has < 0) { fprintf(stderr, "ratlip data verify: %s\n", e.msg); return 1; }
+        if (!has) continue;
+        Dataset *ds;
+        if (ds_open(&ds, dir, splits[s], &e) || ds_check_images(ds, &e)) {
+            fprintf(stderr, "ratlip data verify: %s\n", e.msg);
+            return 1;
+        }
+        const DsInfo *in = ds_info(ds);
+        if (have) {
+            const char *what = in->image_size != first.image_size         ? "image_size"
+                               : in->embed_dim != first.embed_dim         ? "embed_dim"
+                               : in->n_captions != first.n_captions       ? "n_captions"
+                               : strcmp(in->text_encoder, first.text_encoder) ? "text_encoder"
+                                                                          : NULL;
+            if (what) {
+                fprintf(stderr, "ratlip data verify: %s: attribute %s of the test shards disagrees with the train shards\n",
+                        dir, what);
+                ds_close(ds);
+                return 1;
+            }
+        } else {
+            first = *in;
+            have = 1;
+        }
+        total[s] = ds_size(ds);
+        nsh[s] = ds_num_shards(ds);
+        ds_close(ds);
+    }
+    if (!have) {
+        fprintf(stderr, "ratlip data verify: %s: no train or test shards (train-00000-of-NNNNN.h5)\n", dir);
+        return 1;
+    }
+    printf("%s: ok | train %ld images in %d shards | test %ld images in %d shards | %dx%d RGB | K=%d captions | "
+           "D=%d | encoder %s%s\n",
+           dir, total[0], nsh[0], total[1], nsh[1], first.image_size, first.image_size, first.n_captions,
+           first.embed_dim, first.text_encoder, first.label_dim ? " | labels" : "");
+    return 0;
+}
+
+// ------------------------------------------ import ------------------------------------------
+
+static const char *import_help =
+    "usage: ratlip data import --images DIR --captions DIR --out DIR --shards N --size S\n"
+    "                          [--test-fraction 0.1] [--seed 0] [--text-emb FILE.h5 | --text-encoder bow]\n"
+    "\n"
+    "Imports images with captions into the ratlip dataset format.\n"
+    "  --images DIR     PNG or JPEG files (*.png, *.jpg, *.jpeg; other names are ignored), taken in byte order\n"
+    "                   of their names. A file with such a name that is not a decodable image is an error.\n"
+    "  --captions DIR   <image name without extension>.txt per image: one caption per line, blank lines\n"
+    "                   ignored; a file without captions is an error. K = the largest caption count; images\n"
+    "                   with fewer captions are padded (text_count says how many are real).\n"
+    "  --size S         shorter side resized to S and centre-cropped to SxS: implemented as a centre crop to\n"
+    "                   the largest square, then area resampling (average over each output pixel's footprint).\n"
+    "  --shards N       each split is written in min(N, images) shards.\n"
+    "  --test-fraction  share of images (chosen by --seed) in the test split; the rest are train.\n"
+    "  --text-emb FILE  precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
+    "                   /text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
+    "                   the order above, and within an image its non-blank lines in order. The encoder name\n"
+    "                   is taken from the file's root attribute text_encoder (else \"precomputed\").\n"
+    "  --text-encoder bow  embed the captions with the built-in bow encoder (the default).\n";
+
+typedef struct {
+    char *name;       // file name in the images dir
+    char **captions;  // [count]
+    int count;
+    long emb_row;     // first row of its captions in the embedding table
+} ImportItem;
+
+static int cmp_item(const void *a, const void *b) {
+    return strcmp(((const ImportItem *)a)->name, ((const ImportItem *)b)->name);
+}
+
+static int has_image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+// Reads the non-blank lines of path (trailing whitespace stripped) into item.
+static int read_captions(const char *path, ImportItem *it, Err *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) return err_set(e, "%s: caption file missing or unreadable: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int ncap = 0, rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = 0;
+        const char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) continue;
+        if (it->count == ncap) {
+            ncap = ncap ? 2 * ncap : 8;
+            char **nc = realloc(it->captions, (size_t)ncap * sizeof(char *));
+            if (!nc) { rc = err_set(e, "%s: out of memory", path); break; }
+            it->captions = nc;
+        }
+        it->captions[it->count++] = strdup(p);
+    }
+    free(line);
+    fclose(f);
+    if (!rc && it->count == 0) rc = err_set(e, "%s: caption file has no captions (only blank lines)", path);
+    return rc;
+}
+
+// /text_emb [rows, D] float32 of file into *emb; *enc = its text_encoder attribute or "precomputed".
+static int load_text_emb(const char *file, long rows, float **emb, int *D, char *enc, size_t encn, Err *e) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return err_set(e, "%s: cannot open as HDF5 (--text-emb)", file);
+    int rc = 0;
+    hid_t d = H5Lexists(f, "text_emb", H5P_DEFAULT) > 0 ? H5Dopen2(f, "text_emb", H5P_DEFAULT) : -1;
+    if (d < 0) {
+        H5Fclose(f);
+        return err_set(e, "%s: dataset /text_emb missing (--text-emb wants float32 [total_captions, D])", file);
+    }
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t dims[2];
+    if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != 4)
+        rc = err_set(e, "%s: dataset /text_emb has the wrong dtype (want float32)", file);
+    else if (H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) != 2 || dims[1] < 1)
+        rc = err_set(e, "%s: dataset /text_emb has the wrong shape (want [total_captions, D])", file);
+    else if ((long)dims[0] != rows)
+        rc = err_set(e, "%s: dataset /text_emb has %ld rows but the caption files hold %ld captions (one row per "
+                        "caption in file order)", file, (long)dims[0], rows);
+    if (!rc) {
+        *D = (int)dims[1];
+        *emb = malloc((size_t)rows * *D * sizeof(float));
+        if (!*emb) rc = err_set(e, "%s: out of memory", file);
+        else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *emb) < 0)
+            rc = err_set(e, "%s: dataset /text_emb: read failed (truncated file?)", file);
+        for (long j = 0; !rc && j < rows * *D; j++)
+            if (!isfinite((*emb)[j]))
+                rc = err_set(e, "%s: dataset /text_emb: non-finite value at row %ld", file, j / *D);
+    }
+    snprintf(enc, encn, "precomputed");
+    if (!rc && H5Aexists(f, "text_encoder") > 0) {
+        hid_t a = H5Aopen(f, "text_encoder", H5P_DEFAULT);
+        hid_t at = H5Aget_type(a);
+        if (H5Tget_class(at) == H5T_STRING && !H5Tis_variable_str(at)) {
+            size_t n = H5Tget_size(at);
+            char *buf = calloc(n + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            H5Tset_cset(mt, H5Tget_cset(at));
+            if (buf && H5Aread(a, mt, buf) >= 0 && buf[0]) snprintf(enc, encn, "%s", buf);
+            H5Tclose(mt);
+            free(buf);
+        } else if (H5Tget_class(at) == H5T_STRING) {
+            char *s = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(at));
+            if (H5Aread(a, mt, &s) >= 0 && s && s[0]) snprintf(enc, encn, "%s", s);
+            if (s) H5free_memory(s);
+            H5Tclose(mt);
+        }
+        H5Tclose(at);
+        H5Aclose(a);
+    }
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return rc;
+}
+
+// Writes items[sel[0..n)] as split `name` in min(shards, n) shards.
+static int import_split(const char *out, const char *name, const char *imgdir, ImportItem *items, const long *sel,
+                        long n, int shards, int S, int K, int D, const char *enc, const float *emb, Err *e) {
+    if (n <= 0) return 0;
+    int ns = shards > n ? (int)n : shards;
+    DsInfo info = {.image_size = S, .n_captions = K, .embed_dim = D, .label_dim = 0};
+    snprintf(info.split, sizeof(info.split), "%s", name);
+    snprintf(info.text_encoder, sizeof(info.text_encoder), "%s", enc);
+    uint8_t *img = malloc((size_t)S * S * 3);
+    if (!img) return err_set(e, "%s: out of memory", out);
+    int rc = 0;
+    for (int s = 0; s < ns && !rc; s++) {
+        long lo = n * s / ns, hi = n * (s + 1) / ns;
+        char path[4096];
+        ds_shard_path(path, sizeof(path), out, name, s, ns);
+        DsWriter *w = ds_writer_open(path, &info, hi - lo, e);
+        if (!w) { rc = -1; break; }
+        for (long j = lo; j < hi && !rc; j++) {
+            ImportItem *it = &items[sel[j]];
+            char ipath[4096];
+            snprintf(ipath, sizeof(ipath), "%s/%s", imgdir, it->name);
+            int w0, h0;
+            uint8_t *rgb;
+            if ((rc = image_load(ipath, &w0, &h0, &rgb, e))) break;
+            image_resize_crop(rgb, w0, h0, S, img);
+            free(rgb);
+            rc = ds_writer_put(w, j - lo, img, emb + (size_t)it->emb_row * D, it->count,
+                               (const char *const *)it->captions, NULL, e);
+        }
+        if (rc) ds_writer_abort(w);
+        else rc = ds_writer_close(w, e);
+    }
+    free(img);
+    return rc;
+}
+
+static int data_import(int argc, char **argv) {
+    const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = "bow";
+    long shards = -1, size = -1, seed = 0;
+    double test_fraction = 0.1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(import_help, stdout); return 0; }
+        int bad = 0;
+        if (!v) { fprintf(stderr, "ratlip data import: option '%s' needs a value\n%s", a, import_help); return 2; }
+        if (!strcmp(a, "--images")) imgdir = v;
+        else if (!strcmp(a, "--captions")) capdir = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--text-emb")) embfile = v;
+        else if (!strcmp(a, "--text-encoder")) encoder = v;
+        else if (!strcmp(a, "--shards")) bad = opt_long("import", a, v, 1, 99999, &shards);
+        else if (!strcmp(a, "--size")) bad = opt_long("import", a, v, 8, 4096, &size);
+        else if (!strcmp(a, "--seed")) bad = opt_long("import", a, v, 0, 0x7fffffffL, &seed);
+        else if (!strcmp(a, "--test-fraction")) {
+            char *end;
+            test_fraction = strtod(v, &end);
+            if (*end || end == v || !(test_fraction >= 0 && test_fraction < 1)) {
+                fprintf(stderr, "ratlip data import: --test-fraction wants a number in [0,1), got '%s'\n", v);
+                return 2;
+            }
+        } else { fprintf(stderr, "ratlip data import: unknown option '%s'\n%s", a, import_help); return 2; }
+        if (bad) return 2;
+        i++;
+    }
+    if (!imgdir || !capdir || !out || shards < 0 || size < 0) {
+        fprintf(stderr, "ratlip data import: --images, --captions, --out, --shards and --size are required\n%s",
+                import_help);
+        return 2;
+    }
+    if (!embfile && strcmp(encoder, "bow")) {
+        fprintf(stderr, "ratlip data import: --text-encoder '%s' unknown (built in: bow; else use --text-emb)\n", encoder);
+        return 2;
+    }
+    Err e;
+    int rc = 0;
+    ImportItem *items = NULL;
+    long n = 0, cap = 0, total = 0;
+    float *emb = NULL;
+    long *test_sel = NULL, *train_sel = NULL;
+    DIR *d = opendir(imgdir);
+    if (!d) { fprintf(stderr, "ratlip data import: %s: cannot open image directory: %s\n", imgdir, strerror(errno)); return 1; }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !has_image_ext(de->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            ImportItem *ni = realloc(items, (size_t)cap * sizeof(ImportItem));
+            if (!ni) { rc = err_set(&e, "%s: out of memory", imgdir); break; }
+            items = ni;
+        }
+        items[n++] = (ImportItem){.name = strdup(de->d_name)};
+    }
+    closedir(d);
+    if (!rc && n == 0) rc = err_set(&e, "%s: no *.png, *.jpg or *.jpeg files", imgdir);
+    if (rc) goto done;
+    qsort(items, (size_t)n, sizeof(ImportItem), cmp_item);
+    int K = 0;
+    for (long i = 0; i < n && !rc; i++) {
+        char stem[1024], path[4096];
+        snprintf(stem, sizeof(stem), "%s", items[i].name);
+        *strrchr(stem, '.') = 0;
+        if (i > 0) {
+            char prev[1024];
+            snprintf(prev, sizeof(prev), "%s", items[i - 1].name);
+            *strrchr(prev, '.') = 0;
+            if (!strcmp(prev, stem)) {
+                rc = err_set(&e, "%s: %s and %s share the caption file %s.txt", imgdir, items[i - 1].name,
+                             items[i].name, stem);
+                break;
+            }
+        }
+        snprintf(path, sizeof(path), "%s/%s.txt", capdir, stem);
+        if ((rc = read_captions(path, &items[i], &e))) break;
+        items[i].emb_row = total;
+        total += items[i].count;
+        if (items[i].count > K) K = items[i].count;
+    }
+    if (rc) goto done;
+    int D = 0;
+    char enc[64];
+    if (embfile) {
+        if ((rc = load_text_emb(embfile, total, &emb, &D, enc, sizeof(enc), &e))) goto done;
+    } else {
+        D = BOW_DIM;
+        snprintf(enc, sizeof(enc), "%s", BOW_NAME);
+        emb = malloc((size_t)total * D * sizeof(float));
+        BowCache *bc = bow_cache_new();
+        for (long i = 0; i < n; i++)
+            for (int k = 0; k < items[i].count; k++) {
+                if (!bow_embed(bc, items[i].captions[k], emb + (size_t)(items[i].emb_row + k) * D))
+                    fprintf(stderr, "ratlip data import: warning: %s/%.*s.txt caption %d has no words (zero embedding)\n",
+                            capdir, (int)(strrchr(items[i].name, '.') - items[i].name), items[i].name, k + 1);
+            }
+        bow_cache_free(bc);
+    }
+    // split: a seeded permutation picks the test images; both splits keep name order
+    long ntest = (long)floor(test_fraction * n + 0.5);
+    if (n - ntest < 1) { rc = err_set(&e, "%s: --test-fraction %g leaves no training images", imgdir, test_fraction); goto done; }
+    test_sel = malloc((size_t)n * sizeof(long));
+    train_sel = malloc((size_t)n * sizeof(long));
+    int64_t *p64 = malloc((size_t)n * sizeof(int64_t));
+    char *is_test = calloc((size_t)n, 1);
+    reader_permutation((uint64_t)seed, 0, n, p64);
+    for (long i = 0; i < ntest; i++) is_test[p64[i]] = 1;
+    long a = 0, b = 0;
+    for (long i = 0; i < n; i++) {
+        if (is_test[i]) test_sel[b++] = i;
+        else train_sel[a++] = i;
+    }
+    free(p64);
+    free(is_test);
+    if (mkdir(out, 0777) && errno != EEXIST) { rc = err_set(&e, "%s: cannot create directory: %s", out, strerror(errno)); goto done; }
+    double t0 = now_s();
+    rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, &e);
+    if (!rc) rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, &e);
+    if (!rc)
+        printf("imported %ld images (%ld train, %ld test), %ld captions (K=%d), D=%d encoder %s into %s in %.1f s\n", n, a,
+               b, total, K, D, enc, out, now_s() - t0);
+done:
+    if (rc) fprintf(stderr, "ratlip data import: %s\n", e.msg);
+    for (long i = 0; i < n; i++) {
+        for (int k = 0; k < items[i].count; k++) free(items[i].captions[k]);
+        free(items[i].captions);
+        free(items[i].name);
+    }
+    free(items);
+    free(emb);
+    free(test_sel);
+    free(train_sel);
+    return rc ? 1 : 0;
+}
+
+static const char *data_help =
+    "usage: ratlip data <synth|verify|import> [options]   (ratlip data <sub> --help for each)\n"
+    "  synth    write the built-in synthetic shapes dataset\n"
+    "  verify   check every shard of a dataset directory and print a summary\n"
+    "  import   convert PNG/JPEG images with caption files into shards\n";
+
+int cmd_data(int argc, char **argv) {
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(data_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
+    fprintf(stderr, "ratlip data: unknown subcommand '%s'\n%s", argv[1], data_help);
+    return 2;
+}
