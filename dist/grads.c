@@ -75,6 +75,7 @@ void dp_grads_begin(DpGrads *g) {
         k->started = k->done = 0;
         k->t_start = k->t_done = -1;
     }
+    g->next_start = 0;
     g->t_begin = MPI_Wtime();
     g->t_finish = g->finish_wait_s = 0;
     g->started_before_finish = g->done_before_finish = 0;
@@ -113,7 +114,10 @@ int dp_grads_mark_ready(DpGrads *g, int tensor_index, Err *e) {
     int b = g->bucket_of[tensor_index];
     if (b >= 0 && !g->ready[tensor_index]) {
         g->ready[tensor_index] = 1;
-        if (--g->buckets[b].pending == 0 && start_bucket(g, b, e) != 0) return -1;
+        g->buckets[b].pending--;
+        // In bucket order only (see grads.h): a ready bucket behind an unready one waits for it.
+        while (g->next_start < g->n_buckets && g->buckets[g->next_start].pending == 0)
+            if (start_bucket(g, g->next_start++, e) != 0) return -1;
     }
     dp_grads_progress(g);
     return 0;
@@ -127,8 +131,8 @@ int dp_grads_finish(DpGrads *g, double timeout_s, Err *e) {
         g->started_before_finish += g->buckets[b].started;
         g->done_before_finish += g->buckets[b].done;
     }
-    for (int b = 0; b < g->n_buckets; b++)
-        if (!g->buckets[b].started && start_bucket(g, b, e) != 0) return -1;
+    while (g->next_start < g->n_buckets)
+        if (start_bucket(g, g->next_start++, e) != 0) return -1;
     if (dp_arrival_post(&g->arrival, e) != 0) return -1;
     char what[96];
     snprintf(what, sizeof what, "dist/grads: gradient allreduce (%d bucket%s, step %ld)", g->n_buckets,

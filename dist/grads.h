@@ -7,7 +7,10 @@
 //
 //   dp_grads_begin(g)                    before backward (after the gradients are zeroed)
 //   dp_grads_mark_ready(g, tensor_index) as each tensor's gradient is final; a bucket whose tensors
-//                                        are all ready starts its MPI_Iallreduce (sum, in place) now
+//                                        are all ready starts its MPI_Iallreduce (sum, in place) now,
+//                                        once every bucket before it has started: MPI requires all
+//                                        ranks to start collectives on a communicator in the same
+//                                        order, and bucket order is the one order every rank shares
 //   dp_grads_finish(g, timeout_s, e)     after backward: starts what is left, waits (polling against
 //                                        the deadline), divides by the world size
 //
@@ -35,6 +38,7 @@ typedef struct {
     DpBucket *buckets;
     MPI_Request *reqs;       // [n_buckets], parallel to buckets (MPI_Testall wants an array)
     int n_buckets;
+    int next_start;          // buckets [0, next_start) have been started this step
     int *bucket_of;          // [ps->count]: bucket of each tensor, -1 for frozen/buffers
     unsigned char *ready;    // [ps->count]
     DpArrival arrival;

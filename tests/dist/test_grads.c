@@ -161,6 +161,10 @@ int main(int argc, char **argv) {
         step(&g, &ps, 1, what);
         TU_CHECK(g.started_before_finish == g.n_buckets, "%s: %d of %d started", what, g.started_before_finish,
                  g.n_buckets);
+        // Buckets start in bucket order on every rank (an MPI rule for collectives on one
+        // communicator): in forward order none may start before bucket 0, which is ready last.
+        for (int b = 1; b < g.n_buckets; b++)
+            TU_CHECK(g.buckets[b].t_start >= g.buckets[0].t_start, "%s: bucket %d started before bucket 0", what, b);
         snprintf(what, sizeof what, "%.0f KiB buckets, half the tensors marked", sizes_kib[s]);
         step(&g, &ps, 0, what);
         TU_CHECK(g.steps == 3, "steps counted %ld, want 3", g.steps);
