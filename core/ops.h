@@ -103,6 +103,7 @@ void mha_backward(real *din, real *dw_in, real *db_in, real *dw_out, real *db_ou
 // ---------------------------------------------------------------- LSTM (PyTorch gate order i, f, g, o)
 // One cell step for N sequences: x[N,I], h_prev/c_prev[N,H] → h, c [N,H]; w_ih[4H,I] w_hh[4H,H]
 // b_ih, b_hh [4H]. gates[N,4H]: activated gates (σi, σf, tanh g, σo), kept for backward.
+// h_prev, c_prev may be NULL (zero state, the first step); pass the same NULLs to the backward.
 void lstm_cell_forward(real *h, real *c, real *gates, const real *x, const real *h_prev, const real *c_prev,
                        const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, int N, int I,
                        int H);
