@@ -64,7 +64,8 @@ last h, shared by the batch); "sample" = one nn.LSTMCell per M_Block_RAT (`rat_c
 once per affine (fuse1.affine0, fuse1.affine1, fuse2.affine0, fuse2.affine1) with per-sample state
 carried from block to block, starting at zero.
 
-CLIP: the tower is random (torch.Generator seeded 1234, independent of --seed), frozen; image
+CLIP: the tower is read from model.clip_weights (a CLIP weight file) when set, else random
+(torch.Generator seeded 1234, independent of --seed: the report must then say "random-weight CLIP"); frozen; image
 input remap "galip": 0.25x+0.75, "standard": 0.5x+0.5, then nearest resize to S if needed, then
 (x-mean)/std with CLIP's mean/std.
 """
@@ -236,6 +237,21 @@ class VisionTower(nn.Module):
             rn(b.mlp.c_fc.bias, 0.02)
             rn(b.mlp.c_proj.weight, proj_std)
             rn(b.mlp.c_proj.bias, 0.02)
+
+    @torch.no_grad()
+    def load_file(self, path):
+        """A CLIP weight file: one dataset per `visual.<key>` at the root."""
+        import h5py
+        with h5py.File(path, "r") as f:
+            for k, t in self.state_dict().items():
+                name = "visual." + k
+                if name not in f:
+                    raise SystemExit("ratlip.py: %s: dataset %s missing (a CLIP weight file has every visual.* key)" % (path, name))
+                a = torch.from_numpy(np.asarray(f[name], dtype=np.float32))
+                if list(a.shape) != list(t.shape):
+                    raise SystemExit("ratlip.py: %s: %s has shape %s, the config needs %s (check model.clip_*)"
+                                     % (path, name, list(a.shape), list(t.shape)))
+                t.copy_(a)
 
     def _tokens_to_grid(self, x):  # [B,1+g²,W] -> [B,W,g,g] (tokens 1..)
         B, _, W = x.shape
@@ -540,7 +556,10 @@ class Model:
         m = cfg["model"]
         self.cfg = cfg
         self.tower = VisionTower(m)
-        self.tower.init_random()
+        if m.get("clip_weights"):
+            self.tower.load_file(m["clip_weights"])
+        else:
+            self.tower.init_random()
         self.tower.requires_grad_(False)
         torch.manual_seed(seed)
         self.netG = NetG(m, self.tower)
