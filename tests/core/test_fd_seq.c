@@ -74,9 +74,9 @@ static void cell_f(void *p, double *out) {
     lstm_cell_forward(out, out + nh, c->gates, c->x, c->h0, c->c0, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->N, c->I,
                       c->H);
 }
-static void fd_lstm_cell(int N, int I, int H) {
+static void fd_lstm_cell(int N, int I, int H, int with_state) {
     size_t nh = (size_t)N * H;
-    Cell c = {N, I, H, rnd((size_t)N * I, 1), rnd(nh, 1), rnd(nh, 1), rnd((size_t)4 * H * I, 0.5),
+    Cell c = {N, I, H, rnd((size_t)N * I, 1), with_state ? rnd(nh, 1) : NULL, with_state ? rnd(nh, 1) : NULL, rnd((size_t)4 * H * I, 0.5),
               rnd((size_t)4 * H * H, 0.5), rnd(4 * H, 0.5), rnd(4 * H, 0.5), zeros(4 * nh)};
     double *wout = rnd(2 * nh, 1), *out = zeros(2 * nh);
     double *dx = zeros((size_t)N * I), *dh0 = zeros(nh), *dc0 = zeros(nh), *dw_ih = zeros((size_t)4 * H * I),
@@ -84,13 +84,21 @@ static void fd_lstm_cell(int N, int I, int H) {
     cell_f(&c, out);
     lstm_cell_backward(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, wout, wout + nh, c.gates, c.c0, out + nh, c.x, c.h0,
                        c.w_ih, c.w_hh, N, I, H);
-    check_grad("lstm cell dx", cell_f, &c, c.x, dx, (size_t)N * I, wout, 2 * nh);
-    check_grad("lstm cell dh_prev", cell_f, &c, c.h0, dh0, nh, wout, 2 * nh);
-    check_grad("lstm cell dc_prev", cell_f, &c, c.c0, dc0, nh, wout, 2 * nh);
-    check_grad("lstm cell dw_ih", cell_f, &c, c.w_ih, dw_ih, (size_t)4 * H * I, wout, 2 * nh);
-    check_grad("lstm cell dw_hh", cell_f, &c, c.w_hh, dw_hh, (size_t)4 * H * H, wout, 2 * nh);
-    check_grad("lstm cell db_ih", cell_f, &c, c.b_ih, db_ih, 4 * H, wout, 2 * nh);
-    check_grad("lstm cell db_hh", cell_f, &c, c.b_hh, db_hh, 4 * H, wout, 2 * nh);
+    const char *tag = with_state ? "" : " zero state";
+    char w[64];
+#define CHK(name, theta, grad, cnt)                          \
+    snprintf(w, sizeof w, "lstm cell%s %s", tag, name);      \
+    check_grad(w, cell_f, &c, theta, grad, cnt, wout, 2 * nh)
+    CHK("dx", c.x, dx, (size_t)N * I);
+    if (with_state) {
+        CHK("dh_prev", c.h0, dh0, nh);
+        CHK("dc_prev", c.c0, dc0, nh);
+    }
+    CHK("dw_ih", c.w_ih, dw_ih, (size_t)4 * H * I);
+    CHK("dw_hh", c.w_hh, dw_hh, (size_t)4 * H * H);
+    CHK("db_ih", c.b_ih, db_ih, 4 * H);
+    CHK("db_hh", c.b_hh, db_hh, 4 * H);
+#undef CHK
     double *ptrs[] = {c.x, c.h0, c.c0, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.gates, wout, out,
                       dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) free(ptrs[i]);
@@ -287,7 +295,8 @@ static void check_adam(double b1, double b2) {
 int main(void) {
     fd_mha(2, 5, 8, 2);
     fd_mha(1, 6, 12, 3);
-    fd_lstm_cell(3, 5, 4);
+    fd_lstm_cell(3, 5, 4, 1);
+    fd_lstm_cell(2, 5, 4, 0);
     fd_lstm_seq(4, 2, 3, 4, 1);
     fd_lstm_seq(5, 1, 3, 4, 0);
     fd_resize(7, 7, 8, 8);
