@@ -1,0 +1,113 @@
+// Parity of NetG with the PyTorch reference (tests/reference/ratlip.py, case `netg`): from the
+// reference's initial weights (/init/netG) and CLIP tower (/clip), one train-mode forward of z, s
+// (image), then the backward of dimg: every trainable parameter gradient, ds, and the BatchNorm
+// running statistics after the forward. Dimensions come from the config file plus --set overrides.
+// usage: test_netg_parity REF.h5 CONFIG.json [section.key=value ...]
+#include "core/netg.h"
+#include "io/config.h"
+#include "io/h5util.h"
+#include "io/weights.h"
+#include "testutil.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const double TOL = 1e-4;
+
+static void dims_from_config(NetGDims *g, ClipDims *c, const ModelConfig *m) {
+    memset(g, 0, sizeof(*g));
+    g->z_dim = m->z_dim, g->text_dim = m->text_dim, g->code_ch = m->code_ch, g->code_size = m->code_size;
+    g->mblocks = m->mblocks, g->mblock_mid = m->mblock_mid, g->rat_batch = strcmp(m->rat_mode, "batch") == 0;
+    g->rat_hidden = m->rat_hidden, g->n_gblocks = m->n_gblocks, g->shuffle_groups = m->shuffle_groups;
+    memcpy(g->g_channels, m->g_channels, sizeof(int) * (size_t)(m->n_gblocks + 1));
+    memcpy(g->g_sizes, m->g_sizes, sizeof(int) * (size_t)m->n_gblocks);
+    g->clip_width = m->clip_width, g->n_prompts = m->prompt_last - m->prompt_first + 1;
+    memset(c, 0, sizeof(*c));
+    c->image_size = m->clip_image_size, c->patch = m->clip_patch, c->width = m->clip_width;
+    c->layers = m->clip_layers, c->heads = m->clip_heads, c->embed_dim = m->clip_embed_dim;
+    c->n_taps = m->n_clip_taps, c->prompt_first = m->prompt_first, c->prompt_last = m->prompt_last;
+    c->remap_galip = strcmp(m->clip_remap, "galip") == 0;
+    memcpy(c->taps, m->clip_taps, sizeof(int) * (size_t)m->n_clip_taps);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s REF.h5 CONFIG.json [section.key=value ...]\n", argv[0]);
+        return 2;
+    }
+    const char *ref = argv[1];
+    Config cfg;
+    Err e = {{0}};
+    config_defaults(&cfg);
+    if (config_load_file(&cfg, argv[2], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    for (int i = 3; i < argc; i++)
+        if (config_set(&cfg, argv[i], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    NetGDims gd;
+    ClipDims cd;
+    dims_from_config(&gd, &cd, &cfg.model);
+    ClipTower clip;
+    NetG net;
+    if (clip_build(&clip, &cd) || weights_load(ref, "/clip", &clip.ps, 1, &e) < 0 || netg_build(&net, &gd, &e) ||
+        weights_load(ref, "/init/netG", &net.ps, 1, &e) < 0)
+        return fprintf(stderr, "%s\n", e.msg), 1;
+    printf("rat_mode %s: %d tensors, %zu trainable\n", cfg.model.rat_mode, net.ps.count, net.ps.n_trainable);
+    // key order: the reference's state_dict keys minus the frozen CLIP copies and num_batches_tracked
+    hid_t f = H5Fopen(ref, H5F_ACC_RDONLY, H5P_DEFAULT), g = H5Gopen2(f, "/init/netG", H5P_DEFAULT);
+    char *keys = h5u_attr_read_str(g, "keys");
+    H5Gclose(g), H5Fclose(f);
+    TU_CHECK(keys != NULL, "/init/netG has no attribute keys");
+    int t = 0, order_ok = 1;
+    for (char *k = keys ? strtok(keys, "\n") : NULL; k; k = strtok(NULL, "\n")) {
+        if (strncmp(k, "mapping.CLIP_ViT.", 17) == 0 || strstr(k, "num_batches_tracked")) continue;
+        if (t >= net.ps.count || strcmp(k, net.ps.specs[t].name) != 0) {
+            TU_CHECK(0, "state_dict key %d: reference %s, ratlip %s", t, k, t < net.ps.count ? net.ps.specs[t].name : "(none)");
+            order_ok = 0;
+            break;
+        }
+        t++;
+    }
+    TU_CHECK(!order_ok || t == net.ps.count, "ratlip declares %d tensors, the reference %d", net.ps.count, t);
+    printf("%-4s state_dict order: %d keys (CLIP copies and num_batches_tracked excluded)\n",
+           order_ok && t == net.ps.count ? "ok" : "FAIL", t);
+    free(keys);
+    int B = (int)tu_attr_long(ref, "/", "batch");
+    NetGActs *a = netg_acts_new(&net, &clip, B, &e);
+    if (!a) return fprintf(stderr, "%s\n", e.msg), 1;
+    size_t n, n_img, n_s;
+    float *z = tu_read_f32(ref, "/netg/z", &n);
+    float *s = tu_read_f32(ref, "/netg/s", &n_s);
+    float *img_ref = tu_read_f32(ref, "/netg/img", &n_img);
+    float *dimg = tu_read_f32(ref, "/netg/dimg", &n);
+    float *ds_ref = tu_read_f32(ref, "/netg/ds", &n);
+    float *img = malloc(n_img * sizeof(float)), *ds = calloc(n_s, sizeof(float));
+    params_zero_grad(&net.ps);
+    TU_CHECK(netg_forward(&net, a, &clip, z, s, img, B, 1) == 0, "forward");
+    TU_CHECK(netg_backward(&net, a, &clip, dimg, ds, B) == 0, "backward");
+    tu_close("img", img, img_ref, n_img, TOL);
+    tu_close("ds", ds, ds_ref, n_s, TOL);
+    char path[256];
+    int n_grad = 0, n_buf = 0;
+    for (int t = 0; t < net.ps.count; t++) {
+        const ParamSpec *sp = &net.ps.specs[t];
+        if (sp->kind == PARAM_TRAINABLE) {
+            snprintf(path, sizeof path, "/netg/grad/%s", sp->name);
+            float *want = tu_read_f32(ref, path, &n);
+            TU_CHECK(n == sp->numel, "%s: %zu values in the reference, %zu here", sp->name, n, sp->numel);
+            tu_close(path, params_grad(&net.ps, t), want, sp->numel, TOL);
+            free(want);
+            n_grad++;
+        } else if (sp->kind == PARAM_BUFFER) {
+            snprintf(path, sizeof path, "/netg/buffers/%s", sp->name);
+            float *want = tu_read_f32(ref, path, &n);
+            tu_close(path, params_tensor(&net.ps, t), want, sp->numel, TOL);
+            free(want);
+            n_buf++;
+        }
+    }
+    TU_CHECK(net.bn_batches_tracked == 1, "num_batches_tracked %ld after one train forward", net.bn_batches_tracked);
+    printf("checked %d parameter gradients and %d BN buffers\n", n_grad, n_buf);
+    free(z), free(s), free(img_ref), free(dimg), free(ds_ref), free(img), free(ds);
+    netg_acts_free(a);
+    netg_free(&net);
+    clip_free(&clip);
+    return tu_done("test_netg_parity");
+}
