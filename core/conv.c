@@ -3,13 +3,17 @@
 // A chunk of nb images is unfolded into col[C·kh·kw, nb·OH·OW] (row r = (c, ki, kj), column = (image,
 // output pixel)), so a whole chunk is one GEMM: out_chunk[K, nb·OHW] = w[K, CKK] @ col. Batching the
 // images into the GEMM's N dimension keeps the GEMM large at small resolutions (8×8 maps have only 64
-// pixels per image); the chunk size is bounded so the column buffer stays within COL_BUDGET floats at
-// large resolutions, where one image already makes a big GEMM.
+// pixels per image); the chunk is bounded by COL_BUDGET floats so the column buffer stays about the
+// size of a core's L2 and is still cached when the GEMM reads it. Measured on the tiny config's convs
+// (batch 8, 1 thread): a 2 MiB budget is 1.1-1.9× faster forward than one chunk of all 8 images
+// (64→64 at 32×32: 16-20 ms → 10.5 ms).
 #include "core/kernels.h"
 #include "core/ops.h"
 #include <string.h>
 
-#define COL_BUDGET ((size_t)1 << 24)  // floats in the column buffer (64 MiB in float)
+#ifndef COL_BUDGET
+#define COL_BUDGET ((size_t)1 << 19)  // floats in the column buffer (2 MiB in float)
+#endif
 
 ConvShape conv_shape(int N, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int ph, int pw) {
     ConvShape s = {.N = N, .C = C, .H = H, .W = W, .K = K, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .ph = ph,
@@ -61,8 +65,8 @@ static void im2col(real *col, const real *in, int nb, const ConvShape *s) {
                         const real *src = plane + (size_t)ih * s->W;
                         const int off = kj - s->pw;  // input column = ow·sw + off
                         for (int ow = 0; ow < ow_lo; ow++) dst[ow] = 0;
-                        if (s->sw == 1)
-                            memcpy(dst + ow_lo, src + ow_lo + off, sizeof(real) * (ow_hi - ow_lo));
+                        if (s->sw == 1)  // a plain loop: rows are short (8 values at 8×8), a memcpy call costs more
+                            for (int ow = ow_lo; ow < ow_hi; ow++) dst[ow] = src[ow + off];
                         else
                             for (int ow = ow_lo; ow < ow_hi; ow++) dst[ow] = src[ow * s->sw + off];
                         for (int ow = ow_hi; ow < s->OW; ow++) dst[ow] = 0;

@@ -146,7 +146,48 @@ static void fd_act(const char *name, Op op, double slope) {
     check_case(name, &c);
 }
 
+// conv2d over a batch, which runs in chunks of images when the column buffer would pass its budget (here
+// 8 images of 16×24×24 with 3×3 kernels: chunks of 6 and 2 at the 2^19-float budget), must equal the
+// same conv run image by image (a single-image GEMM path), output and every gradient.
+static double max_rel_diff(const double *a, const double *b, size_t n) {
+    double md = 0, mr = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(b[i]) > mr) mr = fabs(b[i]);
+    }
+    return md / mr;
+}
+static void check_conv_chunks(void) {
+    const int N = 8, C = 16, H = 24, K = 5;
+    ConvShape s = conv_shape(N, C, H, H, K, 3, 3, 1, 1, 1, 1), s1 = conv_shape(1, C, H, H, K, 3, 3, 1, 1, 1, 1);
+    size_t nx = (size_t)N * C * H * H, nw = (size_t)K * C * 9, no = (size_t)N * K * H * H;
+    size_t nx1 = nx / N, no1 = no / N;
+    double *x = randn(nx, 0, 1), *w = randn(nw, 0, 0.1), *b = randn(K, 0, 1), *dout = randn(no, 0, 1);
+    double *out = malloc(no * sizeof(double)), *out1 = malloc(no * sizeof(double));
+    double *dx = calloc(nx, sizeof(double)), *dw = calloc(nw, sizeof(double)), *db = calloc(K, sizeof(double));
+    double *dx1 = calloc(nx, sizeof(double)), *dw1 = calloc(nw, sizeof(double)), *db1 = calloc(K, sizeof(double));
+    conv2d_forward(out, x, w, b, &s);
+    conv2d_backward(dx, dw, db, dout, x, w, &s);
+    for (int n = 0; n < N; n++) {
+        conv2d_forward(out1 + n * no1, x + n * nx1, w, b, &s1);
+        conv2d_backward(dx1 + n * nx1, dw1, db1, dout + n * no1, x + n * nx1, w, &s1);
+    }
+    const char *names[4] = {"out", "dx", "dw", "db"};
+    double r[4] = {max_rel_diff(out, out1, no), max_rel_diff(dx, dx1, nx), max_rel_diff(dw, dw1, nw),
+                   max_rel_diff(db, db1, K)};
+    for (int i = 0; i < 4; i++) {
+        int ok = r[i] <= 1e-12;
+        printf("%-4s conv chunked batch vs per image %-12s rel diff %.3e (tol 1e-12)\n", ok ? "ok" : "FAIL",
+               names[i], r[i]);
+        if (!ok) fd_failures++;
+    }
+    free(x), free(w), free(b), free(dout), free(out), free(out1), free(dx), free(dw), free(db), free(dx1);
+    free(dw1), free(db1);
+}
+
 int main(void) {
+    check_conv_chunks();
     fd_linear();
     fd_conv("conv 1x1", 2, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 1);
     fd_conv("conv 3x3 pad 1", 2, 3, 5, 4, 4, 3, 3, 1, 1, 1, 1, 1);
