@@ -48,14 +48,15 @@ typedef struct {
 } Tap;
 
 static void bilinear_taps(Tap *t, int in, int out) {
-    float scale = (float)in / (float)out;
+    // PyTorch's CPU kernel: the scale is a float32, the source coordinate is then computed in double
+    double scale = (double)((float)in / (float)out);
     for (int d = 0; d < out; d++) {
-        float s = scale * ((float)d + 0.5f) - 0.5f;
+        double s = scale * (d + 0.5) - 0.5;
         if (s < 0) s = 0;
         int i0 = (int)s;
         t[d].i0 = i0;
         t[d].i1 = i0 + (i0 < in - 1 ? 1 : 0);
-        t[d].w1 = (real)(s - (float)i0);
+        t[d].w1 = (real)(s - i0);
         t[d].w0 = 1 - t[d].w1;
     }
 }
