@@ -37,6 +37,8 @@ void clip_acts_free(ClipActs *a);
 
 // encode: img[B,3,S,S] in [-1,1] (S = image_size; remap and CLIP normalisation happen inside)
 //   → taps[B, n_taps, width, grid, grid] (raw residual stream, tokens 1..), emb[B, embed_dim] (may be NULL).
+// With emb NULL only the blocks up to the last tap run (the rest influence nothing), and a later
+// backward ignores demb. taps may be NULL (embedding only).
 void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb, const real *img, int B);
 // dtaps, demb may be NULL; dimg accumulates (+=).
 void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B);

@@ -323,6 +323,10 @@ void netd_backward(NetDC *n, NetDActs *a, real *dtaps, const real *dout, int B) 
     netd_backward_impl(n, a, dtaps, dout, B, 1);
 }
 
+void netd_backward_input(NetDC *n, NetDActs *a, real *dtaps, const real *dout, int B) {
+    netd_backward_impl(n, a, dtaps, dout, B, 0);
+}
+
 // ------------------------------------------------------------------ NetC
 
 // h[B, Do+T, HW] = cat(feat, sent tiled over the grid)
@@ -377,6 +381,10 @@ static void netc_backward_impl(NetDC *n, NetCActs *a, real *dfeat, real *dsent, 
 
 void netc_backward(NetDC *n, NetCActs *a, real *dfeat, real *dsent, const real *dpred, int B) {
     netc_backward_impl(n, a, dfeat, dsent, dpred, B, 1);
+}
+
+void netc_backward_input(NetDC *n, NetCActs *a, real *dfeat, real *dsent, const real *dpred, int B) {
+    netc_backward_impl(n, a, dfeat, dsent, dpred, B, 0);
 }
 
 // ------------------------------------------------------------------ MA-GP

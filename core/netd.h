@@ -54,10 +54,14 @@ void netc_acts_free(NetCActs *a);
 void netd_forward(const NetDC *n, NetDActs *a, real *out, const real *taps, int B);
 // dtaps[B, n_taps, W, g, g] += …; parameter gradients += into n->netd.grad
 void netd_backward(NetDC *n, NetDActs *a, real *dtaps, const real *dout, int B);
+// The same without parameter gradients (G step: only the gradient into the fake image's taps is wanted;
+// skips the weight-gradient GEMMs).
+void netd_backward_input(NetDC *n, NetDActs *a, real *dtaps, const real *dout, int B);
 // feat[B, Do, g, g], sent[B, T] → pred[B]
 void netc_forward(const NetDC *n, NetCActs *a, real *pred, const real *feat, const real *sent, int B);
 // dfeat, dsent += …; parameter gradients += into n->netc.grad
 void netc_backward(NetDC *n, NetCActs *a, real *dfeat, real *dsent, const real *dpred, int B);
+void netc_backward_input(NetDC *n, NetCActs *a, real *dfeat, real *dsent, const real *dpred, int B);
 
 // MA-GP: value = k · mean_b ‖g_b‖^p with g_b = ∂(Σ pred)/∂(taps_b, sent_b) (the norm over all
 // n_taps·W·g² + T entries of sample b). Upstream: k = 2 (config train.magp_weight), p = 6.

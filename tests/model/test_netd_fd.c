@@ -105,6 +105,22 @@ int main(void) {
     fd_array(sent, (size_t)B * DIMS.text_dim, fd);
     check("d sentence", dsent, fd, (size_t)B * DIMS.text_dim);
 
+    // the input-only backward (G step) gives the same input gradients and leaves parameter grads alone
+    {
+        double *gsave = malloc(net.netd.n_trainable * sizeof(double));
+        memcpy(gsave, net.netd.grad, net.netd.n_trainable * sizeof(double));
+        double *dt2 = calloc(ntaps, sizeof(double)), *ds2 = calloc((size_t)B * DIMS.text_dim, sizeof(double));
+        double *do2 = calloc(nout, sizeof(double));
+        loss();
+        netc_backward_input(&net, ca, do2, ds2, w, B);
+        netd_backward_input(&net, da, dt2, do2, B);
+        check("input-only backward: d taps", dt2, dtaps, ntaps);
+        check("input-only backward: d sentence", ds2, dsent, (size_t)B * DIMS.text_dim);
+        int same = memcmp(gsave, net.netd.grad, net.netd.n_trainable * sizeof(double)) == 0;
+        printf("%s input-only backward leaves NetD parameter gradients unchanged\n", same ? "ok  " : "FAIL");
+        failures += !same;
+        free(gsave); free(dt2); free(ds2); free(do2);
+    }
     // the DBlocks' conv_s is declared but unused: its gradient must stay exactly 0
     const double *gs = params_grad(&net.netd, params_find(&net.netd, "DBlocks.0.conv_s.weight"));
     int zero = 1;
