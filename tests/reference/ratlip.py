@@ -9,6 +9,10 @@ shared/spec/model.md ("Decisions for ratlip" first).
 CLI
     ratlip.py --config FILE [--set section.key=VALUE ...] --out FILE.h5 --cases LIST
               [--batch B] [--iters N] [--seed S] [--real-size R] [--clip-out CLIP.h5] [--no-clip-copies]
+              [--double]
+    --double computes in float64 from the same float32 weights and inputs (outputs then float64):
+    comparing its file with the float32 one measures how far float32 rounding alone moves each
+    result, the yardstick for the C side's tolerances.
     --set values are JSON-parsed (bare words fall back to strings: --set model.rat_mode=batch).
     Without --config the embedded tiny values are used (they equal jobs/configs/tiny.json).
     LIST is comma separated from: init, clip_encode, clip_mapper, netd, netg, magp, train, forward
@@ -552,9 +556,9 @@ class NetC(nn.Module):
 # building and initialising
 
 class Model:
-    def __init__(self, cfg, seed=0, perturb=True):
+    def __init__(self, cfg, seed=0, perturb=True, dtype=torch.float32):
         m = cfg["model"]
-        self.cfg = cfg
+        self.cfg, self.dtype = cfg, dtype
         self.tower = VisionTower(m)
         if m.get("clip_weights"):
             self.tower.load_file(m["clip_weights"])
@@ -568,6 +572,9 @@ class Model:
         if perturb:
             perturb_init(self, torch.Generator().manual_seed(seed + 1))
         self.init_state = [copy.deepcopy(n.state_dict()) for n in (self.netG, self.netD, self.netC)]
+        if dtype != torch.float32:  # weights drawn in float32, then widened (the precision yardstick)
+            for n in (self.tower, self.netG, self.netD, self.netC):
+                n.to(dtype)
 
     def reset(self):
         for n, sd in zip((self.netG, self.netD, self.netC), self.init_state):
@@ -740,13 +747,13 @@ def case_inputs(model, gen, B, real_size):
     real = torch.rand(B, 3, real_size, real_size, generator=gen) * 2 - 1
     s = torch.randn(B, m["text_dim"], generator=gen)
     z = torch.randn(B, m["z_dim"], generator=gen)
-    return real, s, z
+    return real.to(model.dtype), s.to(model.dtype), z.to(model.dtype)
 
 
 def run_case(name, model, w, args):
     m, tr = model.cfg["model"], model.cfg["train"]
     gen = torch.Generator().manual_seed(args.seed * 1000 + CASE_IDS[name])
-    rn = lambda *shape: torch.randn(*shape, generator=gen)
+    rn = lambda *shape: torch.randn(*shape, generator=gen).to(model.dtype)
     B, S, W, g = args.batch, m["clip_image_size"], m["clip_width"], m["code_size"]
     n, P = len(m["clip_taps"]), m["prompt_last"] - m["prompt_first"] + 1
     R = args.real_size or m["image_size"]
@@ -761,7 +768,7 @@ def run_case(name, model, w, args):
         for k, v in clip_attrs(m).items():
             w.f["/clip"].attrs[k] = np.int32(v)
     elif name == "clip_encode":
-        img = (torch.rand(B, 3, S, S, generator=gen) * 2 - 1).requires_grad_()
+        img = (torch.rand(B, 3, S, S, generator=gen) * 2 - 1).to(model.dtype).requires_grad_()
         taps, emb = model.tower.encode(img)
         dtaps, demb = rn(*taps.shape), rn(*emb.shape)
         torch.autograd.backward([taps, emb], [dtaps, demb])
@@ -860,12 +867,14 @@ def main(argv=None):
     ap.add_argument("--no-clip-copies", action="store_true", help="omit mapping.CLIP_ViT.* from /init/netG")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--count", action="store_true", help="print parameter counts and exit")
+    ap.add_argument("--double", action="store_true",
+                    help="compute in float64 (same float32 weights and inputs, widened): the precision yardstick")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.set)
     t0 = time.time()
-    model = Model(cfg, seed=args.seed, perturb=not args.count)
+    model = Model(cfg, seed=args.seed, perturb=not args.count, dtype=torch.float64 if args.double else torch.float32)
     if args.count:
         print(json.dumps(counts(model)))
         return 0
