@@ -255,6 +255,23 @@ static void line_col(const char *text, size_t pos, int *line, int *col) {
     }
 }
 
+// A JSON text that ends inside a string or with brackets still open: what a cut-off file looks like.
+static int json_is_truncated(const char *s) {
+    int depth = 0, in_str = 0, any = 0;
+    for (const char *p = s; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == '"') in_str = 0;
+            continue;
+        }
+        if (*p == '"') in_str = 1;
+        else if (*p == '{' || *p == '[') depth++;
+        else if (*p == '}' || *p == ']') depth--;
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') any = 1;
+    }
+    return in_str || depth > 0 || !any;
+}
+
 static int apply_object(Config *c, const cJSON *root, const char *origin, Err *e) {
     if (!cJSON_IsObject(root))
         return err_set(e, "%s: the top level must be a JSON object ({\"model\": {...}, \"train\": {...}}), got %s",
@@ -301,13 +318,16 @@ int config_from_json_string(Config *c, const char *json, const char *origin, Err
         size_t pos = end ? (size_t)(end - json) : len;
         int line, col;
         line_col(json, pos, &line, &col);
-        // cJSON stops at the first byte it cannot use; at the end of input that means truncation
-        const char *p = json + pos;
-        while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
-        if (pos >= len || !*p)
+        if (json_is_truncated(json)) {
+            line_col(json, len, &line, &col);
             return err_set(e, "%s: malformed JSON: unexpected end of input at line %d column %d (truncated file?)",
                            origin, line, col);
-        return err_set(e, "%s: malformed JSON at line %d column %d near '%.20s'", origin, line, col, json + pos);
+        }
+        char near[24];
+        size_t k = 0;
+        for (const char *q = json + pos; *q && k < sizeof near - 1; q++) near[k++] = (*q < 32) ? ' ' : *q;
+        near[k] = 0;
+        return err_set(e, "%s: malformed JSON at line %d column %d near '%s'", origin, line, col, near);
     }
     // cJSON accepts trailing bytes after the value; we don't
     const char *p = end;

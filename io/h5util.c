@@ -67,6 +67,7 @@ char *h5u_attr_read_str(hid_t obj, const char *name) {
         if (H5Tis_variable_str(ft) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft));   // HDF5 does not convert between ASCII and UTF-8
             char *p = NULL;
             if (H5Aread(a, mt, &p) >= 0 && p) {
                 out = strdup(p);
@@ -77,6 +78,7 @@ char *h5u_attr_read_str(hid_t obj, const char *name) {
             size_t n = H5Tget_size(ft);
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
+            H5Tset_cset(mt, H5Tget_cset(ft));
             out = calloc(n + 2, 1);
             if (out && H5Aread(a, mt, out) < 0) {
                 free(out);
