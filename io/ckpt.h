@@ -42,7 +42,8 @@ typedef struct {
     char *config_json;                     // resolved config; on load malloc'd (free with ckpt_meta_free)
     // provenance
     int64_t format_version;                // set by ckpt_save
-    char ratlip_version[32];               // "" is written as "unknown"
+    char ratlip_version[32];               // the caller fills these two from RATLIP_VERSION / RATLIP_GIT_REV
+                                           // (defined for jobs/ only); "" is written as "unknown"
     char git_rev[64];
     int64_t world_size;
     int64_t unix_time;                     // 0 on save: now
