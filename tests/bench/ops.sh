@@ -37,5 +37,5 @@ for t in 1 2; do
             printf "%-10s %-30s %9.3f %9.3f %6.2f %9.3f %9.3f %6.2f %8.1f %8.1f\n", $2, $3, $4, tf[key],
                    $4 / tf[key], $5, tfb[key], $5 / tfb[key], g / ($4 * 1e-3), 3 * g / ($5 * 1e-3)
         }' "$tmp/t$t" "$tmp/c$t"
-    echo "(times in ms, median; ratio = C / PyTorch, below 1 means C is faster)"
+    echo "(times in ms, fastest run; ratio = C / PyTorch, below 1 means C is faster)"
 done

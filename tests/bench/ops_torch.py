@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch side of the op benchmark: the same shapes as bench_ops (tests/bench/ops.c), timed the same
-way (median of repeated runs after two warm-ups), printed as the same tab-separated rows:
+way (fastest of repeated runs after two warm-ups), printed as the same tab-separated rows:
   ROW <op> <shape> <fwd ms> <fwd+bwd ms>
 usage: ops_torch.py --threads T [--min-seconds S]"""
 import argparse
@@ -17,8 +17,7 @@ def time_ms(fn, min_seconds):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
+    return min(times)
 
 
 def row(op, shape, fwd, fwd_bwd, min_s):
