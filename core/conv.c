@@ -23,10 +23,12 @@ ConvShape conv_shape(int N, int C, int H, int W, int K, int kh, int kw, int sh, 
     return s;
 }
 
-// Images per chunk: as many as fit the column budget, at least one.
+// Images per chunk: as many as fit the column budget (one L2's worth per BLAS thread), at least one.
 static int chunk_images(const ConvShape *s) {
     size_t per_image = (size_t)s->C * s->kh * s->kw * s->OH * s->OW;
-    size_t nb = per_image ? COL_BUDGET / per_image : (size_t)s->N;
+    int threads = kern_get_threads();
+    size_t budget = COL_BUDGET * (size_t)(threads > 1 ? threads : 1);
+    size_t nb = per_image ? budget / per_image : (size_t)s->N;
     if (nb < 1) nb = 1;
     if (nb > (size_t)s->N) nb = (size_t)s->N;
     return (int)nb;

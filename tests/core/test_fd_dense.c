@@ -2,6 +2,7 @@
 // linear, conv2d (the shapes RATLIP, CLIP and Inception use), BatchNorm2d (train), GroupNorm,
 // LayerNorm, the activations and softmax. Independent of PyTorch, so a wrong reference cannot hide a
 // wrong backward. L = Σ wout·f(θ), eps 1e-6, tolerance 1e-6 relative (see tests/fdcheck.h).
+#include "core/kernels.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "fdcheck.h"
@@ -147,8 +148,8 @@ static void fd_act(const char *name, Op op, double slope) {
 }
 
 // conv2d over a batch, which runs in chunks of images when the column buffer would pass its budget (here
-// 8 images of 16×24×24 with 3×3 kernels: chunks of 6 and 2 at the 2^19-float budget), must equal the
-// same conv run image by image (a single-image GEMM path), output and every gradient.
+// 8 images of 16×24×24 with 3×3 kernels: chunks of 6 and 2 at the 2^19-float budget of one BLAS thread),
+// must equal the same conv run image by image (a single-image GEMM path), output and every gradient.
 static double max_rel_diff(const double *a, const double *b, size_t n) {
     double md = 0, mr = 1e-30;
     for (size_t i = 0; i < n; i++) {
@@ -160,6 +161,7 @@ static double max_rel_diff(const double *a, const double *b, size_t n) {
 }
 static void check_conv_chunks(void) {
     const int N = 8, C = 16, H = 24, K = 5;
+    kern_set_threads(1);   // the column budget scales with the BLAS threads
     ConvShape s = conv_shape(N, C, H, H, K, 3, 3, 1, 1, 1, 1), s1 = conv_shape(1, C, H, H, K, 3, 3, 1, 1, 1, 1);
     size_t nx = (size_t)N * C * H * H, nw = (size_t)K * C * 9, no = (size_t)N * K * H * H;
     size_t nx1 = nx / N, no1 = no / N;
