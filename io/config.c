@@ -89,15 +89,15 @@ void config_defaults(Config *c) {
     TrainConfig *t = &c->train;
     t->batch_per_rank = 8;
     t->steps = 2000;
-    t->lr_g = 1e-4f;
-    t->lr_d = 4e-4f;
-    t->beta1 = 0.0f;
-    t->beta2 = 0.9f;
-    t->adam_eps = 1e-8f;
-    t->sim_weight = 4.0f;
-    t->magp_weight = 2.0f;
-    t->magp_p = 6.0f;
-    t->ema_decay = 0.999f;
+    t->lr_g = 1e-4;
+    t->lr_d = 4e-4;
+    t->beta1 = 0.0;
+    t->beta2 = 0.9;
+    t->adam_eps = 1e-8;
+    t->sim_weight = 4.0;
+    t->magp_weight = 2.0;
+    t->magp_p = 6.0;
+    t->ema_decay = 0.999;
     t->seed = 100;
     t->log_every = 10;
     t->ckpt_every = 200;
@@ -109,7 +109,7 @@ void config_defaults(Config *c) {
     c->data.random_flip = 1;
     c->data.prefetch = 4;
     c->dist.bucket_kib = 4096;
-    c->dist.timeout_s = 300.0f;
+    c->dist.timeout_s = 300.0;
     c->dist.check_every = 100;
     c->eval.n_samples = 1000;
 }
@@ -199,7 +199,7 @@ static int set_value(Config *c, const KeyDesc *k, const cJSON *v, const char *or
     case K_FLOAT:
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
             return err_set(e, "%s: %s: expected a number, got %s", origin, k->key, json_type_name(v));
-        *(float *)base = (float)v->valuedouble;
+        *(double *)base = v->valuedouble;
         return 0;
     case K_BOOL:
         if (cJSON_IsBool(v)) *(int *)base = cJSON_IsTrue(v) ? 1 : 0;
@@ -499,16 +499,6 @@ int config_validate(const Config *c, Err *e) {
 
 // ---- printing ----
 
-// The shortest decimal that reads back as the same float, so 1e-4f prints as 0.0001.
-static cJSON *float_number(float f) {
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) break;
-    }
-    return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
 char *config_to_json(const Config *c) {
     cJSON *root = cJSON_CreateObject();
     for (int i = 0; i < n_keys; i++) {
@@ -528,7 +518,7 @@ char *config_to_json(const Config *c) {
         switch (k->type) {
         case K_INT: v = cJSON_CreateNumber(*(const int *)base); break;
         case K_LONG: v = cJSON_CreateNumber((double)*(const long *)base); break;
-        case K_FLOAT: v = float_number(*(const float *)base); break;
+        case K_FLOAT: v = cJSON_CreateNumber(*(const double *)base); break;
         case K_BOOL: v = cJSON_CreateBool(*(const int *)base); break;
         case K_STR: v = cJSON_CreateString(base); break;
         case K_ILIST: v = cJSON_CreateIntArray((const int *)base, *(const int *)((const char *)c + k->count_off)); break;

@@ -48,11 +48,13 @@ typedef struct {
 typedef struct {
     int batch_per_rank;
     long steps;                // total training iterations
-    float lr_g, lr_d, beta1, beta2, adam_eps;
-    float sim_weight;          // CLIP similarity weight in G's loss (4)
-    float magp_weight;         // 2
-    float magp_p;              // 6
-    float ema_decay;           // 0 disables EMA
+    // double: the values the user wrote, exactly (a float 4e-4 is off by 5e-8, which Adam's
+    // sign-like first steps carry straight into the parameters)
+    double lr_g, lr_d, beta1, beta2, adam_eps;
+    double sim_weight;         // CLIP similarity weight in G's loss (4)
+    double magp_weight;        // 2
+    double magp_p;             // 6
+    double ema_decay;          // 0 disables EMA
     long seed;
     int log_every, ckpt_every, sample_every, eval_every, keep_last;
     int threads;               // 0 = auto
@@ -67,7 +69,7 @@ typedef struct {
 
 typedef struct {
     int bucket_kib;            // gradient allreduce bucket size
-    float timeout_s;           // stall detection deadline
+    double timeout_s;           // stall detection deadline
     int check_every;           // replica checksum interval (steps)
 } DistConfig;
 

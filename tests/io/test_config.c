@@ -130,7 +130,7 @@ int main(void) {
     Config s;
     TU_CHECK(config_resolve(&s, tiny, 8, sets, &e) == 0, "--set: %s", e.msg);
     TU_CHECK(s.train.batch_per_rank == 16 && !strcmp(s.model.rat_mode, "batch") && !strcmp(s.data.dir, "/data/cub") &&
-                 s.model.sync_bn == 1 && s.train.lr_g == 0.0002f && s.model.n_clip_taps == 3 &&
+                 s.model.sync_bn == 1 && s.train.lr_g == 0.0002 && s.model.n_clip_taps == 3 &&
                  s.model.clip_taps[1] == 3 && !strcmp(s.eval.ref_stats, "x.h5") && s.data.random_flip == 0,
              "--set values not applied");
     Config s2;

@@ -215,8 +215,8 @@ class VisionTower(nn.Module):
         self.transformer = Transformer(W, m["clip_layers"], m["clip_heads"])
         self.ln_post = nn.LayerNorm(W)
         self.proj = nn.Parameter(torch.empty(W, m["clip_embed_dim"]))
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN, dtype=torch.float64).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD, dtype=torch.float64).view(1, 3, 1, 1), persistent=False)
 
     @torch.no_grad()
     def init_random(self, seed=CLIP_SEED):
@@ -575,6 +575,10 @@ class Model:
         if dtype != torch.float32:  # weights drawn in float32, then widened (the precision yardstick)
             for n in (self.tower, self.netG, self.netD, self.netC):
                 n.to(dtype)
+        # CLIP's mean/std constants are kept in float64 until here, so the double run does not
+        # inherit float32-rounded constants (a 1e-8 shift that Adam's first steps amplify).
+        self.tower.mean = self.tower.mean.to(dtype)
+        self.tower.std = self.tower.std.to(dtype)
 
     def reset(self):
         for n, sd in zip((self.netG, self.netD, self.netC), self.init_state):
