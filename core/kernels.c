@@ -52,3 +52,9 @@ void kern_scratch_free(void) {
 void kern_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
 int kern_get_threads(void) { return openblas_get_num_threads(); }
 const char *kern_backend_name(void) { return openblas_get_corename(); }
+
+void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,
+                const double *B, int ldb, double beta, double *C, int ldc) {
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+}

@@ -14,6 +14,10 @@ void kern_gemm_batched(int batch, int trans_a, int trans_b, int M, int N, int K,
                        const real *A, int lda, size_t stride_a, const real *B, int ldb, size_t stride_b,
                        real beta, real *C, int ldc, size_t stride_c);
 
+// Always double, whatever `real` is: the FID/KID statistics (core/fid.c) are sums in double.
+void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,
+                const double *B, int ldb, double beta, double *C, int ldc);
+
 // A reusable, growing scratch buffer (slot 0..3) for im2col and friends. Not thread-safe: only the
 // compute thread of a rank calls kernels. Contents are undefined on return.
 real *kern_scratch(int slot, size_t nfloats);
