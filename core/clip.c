@@ -15,9 +15,9 @@ static const real LN_EPS = 1e-5;
 
 // ------------------------------------------------------------------ parameters
 
-static int declare(ParamSet *ps, const char *name, int ndim, int d0, int d1, int d2, int d3) {
+static int declare(ParamSet *ps, ParamKind kind, const char *name, int ndim, int d0, int d1, int d2, int d3) {
     int shape[4] = {d0, d1, d2, d3};
-    return params_declare(ps, name, PARAM_FROZEN, ndim, shape);
+    return params_declare(ps, name, kind, ndim, shape);
 }
 
 static real *P(const ClipTower *t, const char *name) {
@@ -35,7 +35,12 @@ static real *PB(const ClipTower *t, int b, const char *suffix) {
     return P(t, name);
 }
 
-int clip_build(ClipTower *t, const ClipDims *d) {
+// Weight-gradient views: NULL unless this backward wants them (a->wgrad) and the tower is trainable,
+// so the input-only backward passes NULL everywhere and the ops skip the weight products.
+static real *G(const ClipTower *t, const ClipActs *a, const char *name);
+static real *GB(const ClipTower *t, const ClipActs *a, int b, const char *suffix);
+
+static int clip_build_kind(ClipTower *t, const ClipDims *d, ParamKind kind) {
     memset(t, 0, sizeof(*t));
     t->d = *d;
     t->d.grid = d->image_size / d->patch;
@@ -43,12 +48,12 @@ int clip_build(ClipTower *t, const ClipDims *d) {
     ParamSet *ps = &t->ps;
     int r = 0;
     // state_dict order (spec/state-dict.md §4.1)
-    r |= declare(ps, "visual.class_embedding", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, "visual.positional_embedding", 2, G2 + 1, W, 0, 0) < 0;
-    r |= declare(ps, "visual.proj", 2, W, E, 0, 0) < 0;
-    r |= declare(ps, "visual.conv1.weight", 4, W, 3, P_, P_) < 0;
-    r |= declare(ps, "visual.ln_pre.weight", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, "visual.ln_pre.bias", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.class_embedding", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.positional_embedding", 2, G2 + 1, W, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.proj", 2, W, E, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.conv1.weight", 4, W, 3, P_, P_) < 0;
+    r |= declare(ps, kind, "visual.ln_pre.weight", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.ln_pre.bias", 1, W, 0, 0, 0) < 0;
     for (int b = 0; b < d->layers; b++) {
         struct { const char *s; int nd, d0, d1; } blk[] = {
             {"attn.in_proj_weight", 2, 3 * W, W}, {"attn.in_proj_bias", 1, 3 * W, 0},
@@ -61,14 +66,17 @@ int clip_build(ClipTower *t, const ClipDims *d) {
         for (size_t k = 0; k < sizeof blk / sizeof blk[0]; k++) {
             char name[PARAM_NAME_MAX];
             snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, blk[k].s);
-            r |= declare(ps, name, blk[k].nd, blk[k].d0, blk[k].d1, 0, 0) < 0;
+            r |= declare(ps, kind, name, blk[k].nd, blk[k].d0, blk[k].d1, 0, 0) < 0;
         }
     }
-    r |= declare(ps, "visual.ln_post.weight", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, "visual.ln_post.bias", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.ln_post.weight", 1, W, 0, 0, 0) < 0;
+    r |= declare(ps, kind, "visual.ln_post.bias", 1, W, 0, 0, 0) < 0;
     if (r) return -1;
     return params_finalize(ps);
 }
+
+int clip_build(ClipTower *t, const ClipDims *d) { return clip_build_kind(t, d, PARAM_FROZEN); }
+int clip_build_trainable(ClipTower *t, const ClipDims *d) { return clip_build_kind(t, d, PARAM_TRAINABLE); }
 
 // OpenAI's initialisation scales (clip/model.py): embeddings width^-0.5, attention width^-0.5,
 // out/c_proj (2·layers)^-0.5·width^-0.5, c_fc (2·width)^-0.5; LayerNorms 1/0; biases 0. The patch
@@ -115,6 +123,7 @@ typedef struct {
 
 struct ClipActs {
     int max_batch, mapper, L, Lmax, layers;
+    int wgrad;                   // the running backward also accumulates weight gradients
     int B, n_run, has_emb;       // of the last forward
     BlockActs *blk;              // [layers]
     real *img_n;                 // encode: [B,3,S,S] normalised image
@@ -125,6 +134,18 @@ struct ClipActs {
     real *s1, *s2, *gS, *gA, *gB;   // scratch [B*Lmax*W]
     real *dimg_n;                // encode: [B,3,S,S]
 };
+
+static real *G(const ClipTower *t, const ClipActs *a, const char *name) {
+    if (!a->wgrad) return NULL;
+    return params_grad(&t->ps, params_find(&t->ps, name));
+}
+
+static real *GB(const ClipTower *t, const ClipActs *a, int b, const char *suffix) {
+    if (!a->wgrad) return NULL;
+    char name[PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, suffix);
+    return G(t, a, name);
+}
 
 static int has_prompt(const ClipDims *d, int mapper, int b) {
     return mapper && b >= d->prompt_first && b <= d->prompt_last;
@@ -204,7 +225,7 @@ static void block_forward(const ClipTower *t, ClipActs *a, int b, int B) {
     for (size_t i = 0; i < n; i++) k->out[i] = k->mid[i] + a->s1[i];
 }
 
-// din[B,L,W] += d(block)/d(in)^T · dout[B,L,W]; weights frozen (no weight gradients).
+// din[B,L,W] += d(block)/d(in)^T · dout[B,L,W]; weight gradients accumulate when a->wgrad.
 static void block_backward(const ClipTower *t, ClipActs *a, int b, int B, real *din, const real *dout) {
     BlockActs *k = &a->blk[b];
     int W = t->d.width, L = k->L, N = B * L;
@@ -212,19 +233,24 @@ static void block_backward(const ClipTower *t, ClipActs *a, int b, int B, real *
     // MLP branch: out = mid + c_proj(gelu(c_fc(LN2(mid))))
     quickgelu_forward(a->big1, k->fc, n * 4);   // recomputed rather than stored (only used as `in`)
     memset(a->big2, 0, n * 4 * sizeof(real));
-    linear_backward(a->big2, NULL, NULL, dout, a->big1, PB(t, b, "mlp.c_proj.weight"), N, 4 * W, W);
+    linear_backward(a->big2, GB(t, a, b, "mlp.c_proj.weight"), GB(t, a, b, "mlp.c_proj.bias"), dout, a->big1,
+                    PB(t, b, "mlp.c_proj.weight"), N, 4 * W, W);
     memset(a->big1, 0, n * 4 * sizeof(real));
     quickgelu_backward(a->big1, a->big2, k->fc, n * 4);
     memset(a->s1, 0, n * sizeof(real));
-    linear_backward(a->s1, NULL, NULL, a->big1, k->ln2, PB(t, b, "mlp.c_fc.weight"), N, W, 4 * W);
+    linear_backward(a->s1, GB(t, a, b, "mlp.c_fc.weight"), GB(t, a, b, "mlp.c_fc.bias"), a->big1, k->ln2,
+                    PB(t, b, "mlp.c_fc.weight"), N, W, 4 * W);
     memcpy(a->s2, dout, n * sizeof(real));   // d mid
-    layernorm_backward(a->s2, NULL, NULL, a->s1, k->mid, k->m2, k->r2, PB(t, b, "ln_2.weight"), N, W);
+    layernorm_backward(a->s2, GB(t, a, b, "ln_2.weight"), GB(t, a, b, "ln_2.bias"), a->s1, k->mid, k->m2, k->r2,
+                       PB(t, b, "ln_2.weight"), N, W);
     // attention branch: mid = in + MHA(LN1(in))
     memset(a->s1, 0, n * sizeof(real));
-    mha_backward(a->s1, NULL, NULL, NULL, NULL, a->s2, k->ln1, k->cache, PB(t, b, "attn.in_proj_weight"),
+    mha_backward(a->s1, GB(t, a, b, "attn.in_proj_weight"), GB(t, a, b, "attn.in_proj_bias"),
+                 GB(t, a, b, "attn.out_proj.weight"), GB(t, a, b, "attn.out_proj.bias"), a->s2, k->ln1, k->cache, PB(t, b, "attn.in_proj_weight"),
                  PB(t, b, "attn.out_proj.weight"), B, L, W, t->d.heads);
     for (size_t i = 0; i < n; i++) din[i] += a->s2[i];
-    layernorm_backward(din, NULL, NULL, a->s1, k->in, k->m1, k->r1, PB(t, b, "ln_1.weight"), N, W);
+    layernorm_backward(din, GB(t, a, b, "ln_1.weight"), GB(t, a, b, "ln_1.bias"), a->s1, k->in, k->m1, k->r1,
+                       PB(t, b, "ln_1.weight"), N, W);
 }
 
 // Copies the L stream tokens (src laid out with src_L tokens per sample) into block b's input and,
@@ -320,12 +346,22 @@ static void stem_tokens(const ClipTower *t, ClipActs *a, const real *grid, int B
     }
 }
 
-// a->gS holds d(ln_pre output); dgrid[B,W,G2] += d tokens 1.. (channel-major)
+// a->gS holds d(ln_pre output); dgrid[B,W,G2] += d tokens 1.. (channel-major). With a->wgrad also
+// ln_pre, class_embedding (token 0) and positional_embedding (every token) gradients.
 static void stem_backward(const ClipTower *t, ClipActs *a, int B, real *dgrid) {
     int W = t->d.width, L = a->L, G2 = L - 1;
     size_t n = (size_t)B * L * W;
     memset(a->s1, 0, n * sizeof(real));
-    layernorm_backward(a->s1, NULL, NULL, a->gS, a->x0, a->pre_m, a->pre_r, P(t, "visual.ln_pre.weight"), B * L, W);
+    layernorm_backward(a->s1, G(t, a, "visual.ln_pre.weight"), G(t, a, "visual.ln_pre.bias"), a->gS, a->x0, a->pre_m,
+                       a->pre_r, P(t, "visual.ln_pre.weight"), B * L, W);
+    real *dcls = G(t, a, "visual.class_embedding"), *dpos = G(t, a, "visual.positional_embedding");
+    for (int s = 0; s < B; s++) {
+        const real *x = a->s1 + (size_t)s * L * W;
+        if (dcls)
+            for (int c = 0; c < W; c++) dcls[c] += x[c];
+        if (dpos)
+            for (size_t i = 0; i < (size_t)L * W; i++) dpos[i] += x[i];
+    }
     for (int s = 0; s < B; s++) {
         const real *x = a->s1 + (size_t)s * L * W;
         real *g = dgrid + (size_t)s * W * G2;
@@ -381,15 +417,18 @@ void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb,
     kern_gemm(0, 0, B, d->embed_dim, W, 1, a->post_y, W, P(t, "visual.proj"), d->embed_dim, 0, emb, d->embed_dim);
 }
 
-void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B) {
+// The shared body of both encode backwards: a->wgrad says whether weight gradients accumulate.
+static void encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B) {
     const ClipDims *d = &t->d;
     int W = d->width, S = d->image_size, L = a->L;
     memset(a->gS, 0, (size_t)B * L * W * sizeof(real));
     if (demb && a->has_emb) {
         // d post_y = demb @ proj^T ; then ln_post backward into the class token of the last block
         kern_gemm(0, 1, B, W, d->embed_dim, 1, demb, d->embed_dim, P(t, "visual.proj"), d->embed_dim, 0, a->s2, W);
+        real *dproj = G(t, a, "visual.proj");   // [W,E] += post_y[B,W]^T · demb[B,E]
+        if (dproj) kern_gemm(1, 0, W, d->embed_dim, B, 1, a->post_y, W, demb, d->embed_dim, 1, dproj, d->embed_dim);
         memset(a->s1, 0, (size_t)B * W * sizeof(real));
-        layernorm_backward(a->s1, NULL, NULL, a->s2, a->post_x, a->post_m, a->post_r, P(t, "visual.ln_post.weight"),
+        layernorm_backward(a->s1, G(t, a, "visual.ln_post.weight"), G(t, a, "visual.ln_post.bias"), a->s2, a->post_x, a->post_m, a->post_r, P(t, "visual.ln_post.weight"),
                            B, W);
         for (int s = 0; s < B; s++)
             for (int c = 0; c < W; c++) a->gS[(size_t)s * L * W + c] += a->s1[(size_t)s * W + c];
@@ -398,11 +437,13 @@ void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const rea
     size_t G2 = (size_t)(L - 1);
     memset(a->big2, 0, (size_t)B * W * G2 * sizeof(real));
     stem_backward(t, a, B, a->big2);   // d patch grid
-    if (!dimg) return;
+    real *dconv = G(t, a, "visual.conv1.weight");
+    if (!dimg && !dconv) return;
     size_t plane = (size_t)S * S;
     memset(a->dimg_n, 0, (size_t)B * 3 * plane * sizeof(real));
     ConvShape cs = patch_shape(d, B);
-    conv2d_backward(a->dimg_n, NULL, NULL, a->big2, a->img_n, P(t, "visual.conv1.weight"), &cs);
+    conv2d_backward(dimg ? a->dimg_n : NULL, dconv, NULL, a->big2, a->img_n, P(t, "visual.conv1.weight"), &cs);
+    if (!dimg) return;
     real scale, shift;
     remap_coeffs(d, &scale, &shift);
     for (int s = 0; s < B; s++)
@@ -412,6 +453,18 @@ void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const rea
             real *y = dimg + ((size_t)s * 3 + c) * plane;
             for (size_t i = 0; i < plane; i++) y[i] += f * g[i];
         }
+}
+
+void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B) {
+    a->wgrad = 0;
+    encode_backward(t, a, dimg, dtaps, demb, B);
+}
+
+void clip_encode_backward_params(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb,
+                                 int B) {
+    a->wgrad = 1;
+    encode_backward(t, a, dimg, dtaps, demb, B);
+    a->wgrad = 0;
 }
 
 // ------------------------------------------------------------------ mapper

@@ -3,7 +3,8 @@
 //             (for the similarity loss and the CLIP score);
 //   mapper  - GALIP's bridge inside NetG: a token grid (skipping the patch conv) with one prompt token
 //             appended in configured blocks, returning the token grid (no ln_post / proj).
-// Weights are frozen (no parameter gradients) but gradients flow through to the inputs.
+// Weights are frozen (no parameter gradients) but gradients flow through to the inputs; only
+// `ratlip clip train` (core/lit.h) builds the tower trainable and asks for weight gradients.
 // Parameter names are the OpenAI state_dict keys `visual.*`.
 #pragma once
 #include "core/params.h"
@@ -21,11 +22,13 @@ typedef struct {
 
 typedef struct {
     ClipDims d;
-    ParamSet ps;   // all PARAM_FROZEN, names visual.*
+    ParamSet ps;   // all PARAM_FROZEN (clip_build) or all PARAM_TRAINABLE (clip_build_trainable), names visual.*
 } ClipTower;
 
 // Declares and allocates the tower's tensors. Returns 0 / -1 (allocation).
 int clip_build(ClipTower *t, const ClipDims *d);
+// Same tensors, names and order, but trainable: ps.grad and the Adam moments cover the whole tower.
+int clip_build_trainable(ClipTower *t, const ClipDims *d);
 // Seeded initialisation when no weight file is given (every report must then say "random-weight CLIP").
 void clip_init_random(ClipTower *t, uint64_t seed);
 void clip_free(ClipTower *t);
@@ -42,6 +45,11 @@ void clip_acts_free(ClipActs *a);
 void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb, const real *img, int B);
 // dtaps, demb may be NULL; dimg accumulates (+=).
 void clip_encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb, int B);
+
+// As clip_encode_backward, and also accumulates (+=) every weight gradient into t->ps.grad (the
+// tower must come from clip_build_trainable; a frozen tower gets input gradients only). dimg may be NULL.
+void clip_encode_backward_params(const ClipTower *t, ClipActs *a, real *dimg, const real *dtaps, const real *demb,
+                                 int B);
 
 // mapper: fuse[B,width,grid,grid], prompts[B,n_prompts,width] → map[B,width,grid,grid]
 void clip_mapper_forward(const ClipTower *t, ClipActs *a, real *map, const real *fuse, const real *prompts, int B);
