@@ -10,6 +10,9 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "jobs/commands.h"
+#include "analysis/analysis.h"
+#include <unistd.h>
+#include <sys/wait.h>
 
 typedef struct { long tensors; double elements; } Tally;
 
@@ -64,11 +67,101 @@ static void print_meta(const char *path, const CkptMeta *m) {
     }
 }
 
+// `ratlip ckpt diff A B [--changed] [--fail-if-different]` (analysis/ckpt_diff.c)
+static int ckpt_diff_cmd(int argc, char **argv) {
+    const char *f[2] = {NULL, NULL};
+    int nf = 0, changed = 0, strict = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--changed")) changed = 1;
+        else if (!strcmp(argv[i], "--fail-if-different")) strict = 1;
+        else if (argv[i][0] != '-' && nf < 2) f[nf++] = argv[i];
+        else nf = 3;
+    }
+    if (nf != 2) {
+        fprintf(stderr, "usage: ratlip ckpt diff A B [--changed] [--fail-if-different]\n"
+                        "  per tensor: |A|, |B|, |B-A|, |B-A|/|A|, max|B-A|; --changed prints only tensors that differ;\n"
+                        "  --fail-if-different exits 3 unless every tensor is bit-identical\n");
+        return 2;
+    }
+    long ndiff = 0;
+    Err e = {{0}};
+    if (analysis_ckpt_diff(f[0], f[1], changed, stdout, &ndiff, &e)) {
+        fprintf(stderr, "ratlip ckpt diff: %s\n", e.msg);
+        return 1;
+    }
+    return strict && ndiff ? 3 : 0;
+}
+
+// `ratlip ckpt export --format torch --out FILE.pth [--ema] [--clip-weights FILE] CKPT`: runs the
+// converter io/tools/export_torch.py (PyTorch lives in Python) with /usr/bin/python3 (or
+// $RATLIP_PYTHON); $RATLIP_TOOLS_DIR overrides where the converter is looked up.
+static int ckpt_export_cmd(int argc, char **argv) {
+    const char *fmt = NULL, *out = NULL, *ckpt = NULL, *clip = NULL;
+    int ema = 0, bad = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--format") && i + 1 < argc) fmt = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--clip-weights") && i + 1 < argc) clip = argv[++i];
+        else if (!strcmp(argv[i], "--ema")) ema = 1;
+        else if (argv[i][0] != '-' && !ckpt) ckpt = argv[i];
+        else bad = 1;
+    }
+    if (bad || !fmt || !out || !ckpt) {
+        fprintf(stderr, "usage: ratlip ckpt export --format torch --out FILE.pth [--ema] [--clip-weights FILE] CKPT\n"
+                        "  writes the upstream RATLIP checkpoint dict (torch.load-able): module.-prefixed netG/netD/netC\n"
+                        "  state_dicts and the Adam optimizer dicts; --ema exports the EMA generator as netG\n");
+        return 2;
+    }
+    if (strcmp(fmt, "torch") != 0) {
+        fprintf(stderr, "ratlip ckpt export: --format %s: unknown format (supported: torch)\n", fmt);
+        return 2;
+    }
+    const char *py = getenv("RATLIP_PYTHON") ? getenv("RATLIP_PYTHON") : "/usr/bin/python3";
+    const char *tools = getenv("RATLIP_TOOLS_DIR") ? getenv("RATLIP_TOOLS_DIR") : RATLIP_SOURCE_DIR "/io/tools";
+    char script[4200];
+    snprintf(script, sizeof script, "%s/export_torch.py", tools);
+    if (access(script, R_OK) != 0) {
+        fprintf(stderr, "ratlip ckpt export: %s: converter not found (set RATLIP_TOOLS_DIR to the io/tools directory "
+                        "of a ratlip source tree)\n", script);
+        return 1;
+    }
+    char *args[16];
+    int n = 0;
+    args[n++] = (char *)py;
+    args[n++] = script;
+    args[n++] = (char *)ckpt;
+    args[n++] = "--out";
+    args[n++] = (char *)out;
+    if (ema) args[n++] = "--ema";
+    if (clip) {
+        args[n++] = "--clip-weights";
+        args[n++] = (char *)clip;
+    }
+    args[n] = NULL;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(py, args);
+        fprintf(stderr, "ratlip ckpt export: cannot run %s (install python3-torch and python3-h5py)\n", py);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+        fprintf(stderr, "ratlip ckpt export: cannot start %s\n", py);
+        return 1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 int cmd_ckpt(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "diff")) return ckpt_diff_cmd(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "export")) return ckpt_export_cmd(argc, argv);
     if (argc != 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "verify") != 0)) {
         fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
                 "usage: ratlip ckpt info FILE     step, provenance, config summary, tensors with shapes and norms\n"
-                "       ratlip ckpt verify FILE   read every tensor with its checksum; non-zero exit on the first bad one\n");
+                "       ratlip ckpt verify FILE   read every tensor with its checksum; non-zero exit on the first bad one\n"
+                "       ratlip ckpt diff A B      per-tensor norms and relative change (--help for options)\n"
+                "       ratlip ckpt export --format torch --out FILE.pth CKPT   upstream PyTorch checkpoint dict\n");
         return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
     int info = !strcmp(argv[1], "info");
