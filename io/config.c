@@ -42,9 +42,11 @@ static const KeyDesc keys[] = {
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
     KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats),
+    KF(clip, lr), KL(clip, steps), KI(clip, batch_per_rank), KF(clip, temperature), KF(clip, beta1),
+    KF(clip, beta2), KF(clip, adam_eps), KI(clip, eval_every), KI(clip, eval_samples), KI(clip, ckpt_every),
 };
 static const int n_keys = (int)(sizeof(keys) / sizeof(keys[0]));
-static const char *const sections[] = {"model", "train", "data", "dist", "eval"};
+static const char *const sections[] = {"model", "train", "data", "dist", "eval", "clip"};
 
 int config_key_count(void) { return n_keys; }
 const char *config_key_name(int i) { return (i >= 0 && i < n_keys) ? keys[i].key : NULL; }
@@ -112,6 +114,17 @@ void config_defaults(Config *c) {
     c->dist.timeout_s = 300.0;
     c->dist.check_every = 100;
     c->eval.n_samples = 1000;
+    ClipTrainConfig *lc = &c->clip;
+    lc->lr = 5e-4;
+    lc->steps = 300;
+    lc->batch_per_rank = 32;
+    lc->temperature = 0.07;
+    lc->beta1 = 0.9;
+    lc->beta2 = 0.98;
+    lc->adam_eps = 1e-6;
+    lc->eval_every = 100;
+    lc->eval_samples = 256;
+    lc->ckpt_every = 100;
 }
 
 // ---- did-you-mean ----
@@ -494,6 +507,20 @@ int config_validate(const Config *c, Err *e) {
     REQ(c->dist.timeout_s > 0, "dist.timeout_s", "must be positive, got %g", c->dist.timeout_s);
     REQ(c->dist.check_every >= 0, "dist.check_every", "must be >= 0 (0 = never), got %d", c->dist.check_every);
     REQ(c->eval.n_samples > 0, "eval.n_samples", "must be positive, got %d", c->eval.n_samples);
+    const ClipTrainConfig *lc = &c->clip;
+    REQ(lc->lr > 0, "clip.lr", "must be positive, got %g", lc->lr);
+    REQ(lc->steps >= 0, "clip.steps", "must be >= 0, got %ld", lc->steps);
+    REQ(lc->batch_per_rank > 0, "clip.batch_per_rank", "must be positive, got %d", lc->batch_per_rank);
+    REQ(lc->temperature >= 0.01 && lc->temperature <= 1, "clip.temperature",
+        "must be in [0.01, 1] (logit_scale = log(1/temperature) is clamped to [0, log 100]), got %g",
+        lc->temperature);
+    REQ(lc->beta1 >= 0 && lc->beta1 < 1, "clip.beta1", "must be in [0,1), got %g", lc->beta1);
+    REQ(lc->beta2 >= 0 && lc->beta2 < 1, "clip.beta2", "must be in [0,1), got %g", lc->beta2);
+    REQ(lc->adam_eps > 0, "clip.adam_eps", "must be positive, got %g", lc->adam_eps);
+    REQ(lc->eval_every >= 0, "clip.eval_every", "must be >= 0 (0 = at the end only), got %d", lc->eval_every);
+    REQ(lc->eval_samples >= 0, "clip.eval_samples", "must be >= 0 (0 = the whole test split), got %d",
+        lc->eval_samples);
+    REQ(lc->ckpt_every >= 0, "clip.ckpt_every", "must be >= 0 (0 = never), got %d", lc->ckpt_every);
     return 0;
 }
 

@@ -79,6 +79,18 @@ typedef struct {
     char ref_stats[CFG_STR];
 } EvalConfig;
 
+// `ratlip clip train` (locked-text contrastive pretraining of the CLIP tower, core/lit.h)
+typedef struct {
+    double lr;                 // Adam learning rate
+    long steps;                // optimiser steps
+    int batch_per_rank;        // images per rank per step; the contrastive batch is this x world
+    double temperature;        // initial softmax temperature: logit_scale starts at log(1/temperature)
+    double beta1, beta2, adam_eps;  // Adam (CLIP: 0.9, 0.98, 1e-6)
+    int eval_every;            // retrieval accuracy / CLIP score on the test split every N steps (0 = end only)
+    int eval_samples;          // test images used for that (0 = the whole split)
+    int ckpt_every;            // checkpoint interval in steps (0 = never)
+} ClipTrainConfig;
+
 typedef struct {
     char name[64];
     ModelConfig model;
@@ -86,6 +98,7 @@ typedef struct {
     DataConfig data;
     DistConfig dist;
     EvalConfig eval;
+    ClipTrainConfig clip;
     char source[CFG_STR];      // what it was built from ("defaults", a file, "--set k"): named in validate errors
 } Config;
 
