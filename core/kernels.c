@@ -1,5 +1,7 @@
 #include "core/kernels.h"
+#include "core/onednn.h"
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 void kern_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
@@ -27,14 +29,15 @@ void kern_gemm_batched(int batch, int trans_a, int trans_b, int M, int N, int K,
                   C + i * stride_c, ldc);
 }
 
-static real *scratch_buf[4];
-static size_t scratch_cap[4];
+static real *scratch_buf[KERN_SCRATCH_SLOTS];
+static size_t scratch_cap[KERN_SCRATCH_SLOTS];
 
 real *kern_scratch(int slot, size_t nfloats) {
     if (nfloats > scratch_cap[slot]) {
         free(scratch_buf[slot]);
         size_t cap = nfloats + nfloats / 4 + 1024;
-        scratch_buf[slot] = malloc(cap * sizeof(real));
+        size_t bytes = (cap * sizeof(real) + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
+        scratch_buf[slot] = aligned_alloc(64, bytes);          // oneDNN's blocked kernels like 64-byte rows
         if (!scratch_buf[slot]) abort();  // out of memory in a kernel: nothing sensible to return
         scratch_cap[slot] = cap;
     }
@@ -42,16 +45,29 @@ real *kern_scratch(int slot, size_t nfloats) {
 }
 
 void kern_scratch_free(void) {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < KERN_SCRATCH_SLOTS; i++) {
         free(scratch_buf[i]);
         scratch_buf[i] = NULL;
         scratch_cap[i] = 0;
     }
 }
 
-void kern_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+void kern_set_threads(int n) {
+    openblas_set_num_threads(n > 0 ? n : 1);
+    onednn_set_threads(n);
+}
 int kern_get_threads(void) { return openblas_get_num_threads(); }
-const char *kern_backend_name(void) { return openblas_get_corename(); }
+const char *kern_blas_corename(void) { return openblas_get_corename(); }
+int kern_use_onednn(int on) { return onednn_enable(on); }
+
+const char *kern_backend_name(void) {
+    static char name[192];
+    if (onednn_active())
+        snprintf(name, sizeof name, "%s (conv) + OpenBLAS %s (gemm)", onednn_describe(), openblas_get_corename());
+    else
+        snprintf(name, sizeof name, "OpenBLAS %s (conv im2col, gemm)", openblas_get_corename());
+    return name;
+}
 
 void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,
                 const double *B, int ldb, double beta, double *C, int ldc) {

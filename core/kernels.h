@@ -1,6 +1,10 @@
-// kernels: the one seam for the heavy math. Every matrix product in ratlip (convolutions via im2col,
-// linears, attention) goes through kern_gemm, so the backend (OpenBLAS now, oneDNN later) can change
-// without touching a layer. Also owns the scratch workspace the conv kernels borrow.
+// kernels: the one seam for the heavy math. Every matrix product in ratlip (linears, attention, the
+// im2col convolutions) goes through kern_gemm (OpenBLAS); convolutions run as oneDNN direct
+// convolutions (core/onednn.h) when ratlip is built with oneDNN, so the backend can change without
+// touching a layer. Also owns the scratch workspace the kernels borrow.
+//
+// RATLIP_KERNELS=openblas in the environment forces the old path (im2col + OpenBLAS for every conv),
+// for comparisons and debugging; kern_use_onednn() does the same at run time.
 #pragma once
 #include <stddef.h>
 #include "core/real.h"
@@ -18,12 +22,20 @@ void kern_gemm_batched(int batch, int trans_a, int trans_b, int M, int N, int K,
 void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,
                 const double *B, int ldb, double beta, double *C, int ldc);
 
-// A reusable, growing scratch buffer (slot 0..3) for im2col and friends. Not thread-safe: only the
-// compute thread of a rank calls kernels. Contents are undefined on return.
+// A reusable, growing, 64-byte aligned scratch buffer (slot 0..KERN_SCRATCH_SLOTS-1) for im2col and
+// friends. Not thread-safe: only the compute thread of a rank calls kernels. Contents are undefined
+// on return.
+enum { KERN_SCRATCH_SLOTS = 8 };
 real *kern_scratch(int slot, size_t nfloats);
 void kern_scratch_free(void);
 
-// Number of BLAS threads; the name of the BLAS kernel in use (OpenBLAS core name, e.g. "SkylakeX").
+// Threads of the kernels: OpenBLAS's and oneDNN's (OpenMP) together.
 void kern_set_threads(int n);
 int kern_get_threads(void);
+// What is in use, e.g. "oneDNN 2.6.3 avx512_core_amx (conv) + OpenBLAS SkylakeX (gemm)".
 const char *kern_backend_name(void);
+// OpenBLAS's core name alone (e.g. "Prescott", "SkylakeX"): what jobs/main.c checks to pick a kernel.
+const char *kern_blas_corename(void);
+// Convolutions through oneDNN (1) or im2col + GEMM (0). Returns 1 when oneDNN is now in use (0 when
+// this build has no oneDNN).
+int kern_use_onednn(int on);

@@ -25,7 +25,7 @@ static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 // re-exec happens once (guarded) and before MPI_Init, so launchers see one process.
 static void select_fast_blas_kernel(char **argv) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("RATLIP_BLAS_SELECTED")) return;
-    const char *core = kern_backend_name();
+    const char *core = kern_blas_corename();
     if (!core || (strcmp(core, "Prescott") != 0 && strcmp(core, "Core2") != 0 && strcmp(core, "Nehalem") != 0))
         return;  // OpenBLAS recognised the CPU: keep its choice
     __builtin_cpu_init();

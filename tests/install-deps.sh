@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin
       libhdf5-dev hdf5-tools
-      libopenblas-dev liblapacke-dev
+      libopenblas-dev liblapacke-dev libdnnl-dev
       libpng-dev libjpeg-dev libcjson-dev
       python3-torch python3-h5py python3-numpy python3-scipy)
 missing=()
