@@ -233,6 +233,11 @@ void gan_g_update(Gan *gan) {
     gan->g_ema.bn_batches_tracked = gan->g.bn_batches_tracked;
 }
 
+int gan_generate(Gan *gan, int use_ema, const real *z, const real *s, real *img, int B) {
+    NetG *net = use_ema && gan->has_ema ? &gan->g_ema : &gan->g;
+    return netg_forward(net, gan->buf->gacts, &gan->clip, z, s, img, B, 0);
+}
+
 const real *gan_fake(const Gan *gan) { return gan->buf->fake; }
 
 static double sumsq(const real *x, size_t n) {

@@ -65,5 +65,9 @@ void gan_g_update(Gan *gan);
 const real *gan_fake(const Gan *gan);
 // L2 norms of the current D (netD+netC) and G gradients.
 void gan_grad_norms(const Gan *gan, double *norm_d, double *norm_g);
+// Sampling: NetG (the EMA copy when use_ema and present) in eval mode (BatchNorm running stats)
+// on z[B,Z], s[B,T] → img[B,3,S,S], raw output (callers clamp for display). B ≤ max_batch. Reuses
+// the training activations: call between iterations, not inside one.
+int gan_generate(Gan *gan, int use_ema, const real *z, const real *s, real *img, int B);
 // Copies NetG's trainable values into the EMA copy and its buffers (after loading/initialising G).
 void gan_ema_reset(Gan *gan);

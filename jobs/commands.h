@@ -11,6 +11,7 @@ typedef struct {
 // Start-up report every command that computes prints: version, git revision, BLAS kernel, threads.
 void jobs_print_banner(const char *what);
 
+int cmd_train(int argc, char **argv);      // jobs/cmd_train.c
 int cmd_config(int argc, char **argv);   // jobs/cmd_config.c
 int cmd_ckpt(int argc, char **argv);     // jobs/cmd_ckpt.c
 int cmd_data(int argc, char **argv);       // jobs/cmd_data.c

@@ -10,6 +10,7 @@
 
 static const Command commands[] = {
     // entries are added as the subcommands land
+    {"train", cmd_train, "train RATLIP (data-parallel under mpirun/srun); checkpoints, metrics, samples"},
     {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
     {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
     {"data", cmd_data, "make (synth), check (verify) or import a dataset of HDF5 shards"},
