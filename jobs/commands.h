@@ -16,5 +16,6 @@ int cmd_config(int argc, char **argv);   // jobs/cmd_config.c
 int cmd_ckpt(int argc, char **argv);     // jobs/cmd_ckpt.c
 int cmd_data(int argc, char **argv);       // jobs/cmd_data.c
 int cmd_text_embed(int argc, char **argv); // jobs/cmd_text_embed.c
+int cmd_clip(int argc, char **argv);       // jobs/cmd_clip.c
 int cmd_sweep(int argc, char **argv);      // jobs/cmd_sweep.c
 int cmd_analyze(int argc, char **argv);    // jobs/cmd_analyze.c

@@ -15,6 +15,7 @@ static const Command commands[] = {
     {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
     {"data", cmd_data, "make (synth), check (verify) or import a dataset of HDF5 shards"},
     {"text-embed", cmd_text_embed, "embed captions with the built-in bow text encoder"},
+    {"clip", cmd_clip, "train the CLIP image tower on the dataset's captions (LiT): clip train --out CLIP.h5"},
     {"sweep", cmd_sweep, "expand a sweep spec into numbered trial configs (for slurm/sweep.sbatch)"},
     {"analyze", cmd_analyze, "table of runs: swept keys, steps, last/best FID/KID/CLIP, status"},
 };
