@@ -1,0 +1,56 @@
+// inception: Inception-v3 forward (no backward) to the 2048-d pool3 features FID and KID use, in the
+// two variants ratlip evaluates with (spec/metrics-and-io.md §1.4, §3; spec/model.md §6):
+//   INCEPTION_FID  pytorch-fid's FID network (TF 2015-12-05 graph): pooling branches of Mixed_5b..7b
+//                  are avg_pool 3x3 s1 p1 with count_include_pad=False, Mixed_7c's is max_pool 3x3 s1 p1.
+//                  Input: [0,1] → bilinear 299 (align_corners=False) → 2x−1. The default.
+//   INCEPTION_TV   torchvision's inception_v3 (what GALIP/RATLIP used): avg_pool counting the padding.
+//                  Input: [0,1] → bilinear 299 → x_c·(std_c/0.5) + (mean_c−0.5)/0.5 (ImageNet mean/std,
+//                  applied to [0,1] input as GALIP's wrapper does).
+// Images come in as generator output, [B,3,S,S] in [-1,1] (x01 = x/2 + 1/2 first).
+// Every BasicConv2d is conv (no bias) → BatchNorm(eps 0.001, running stats) → ReLU. Parameters carry
+// the state_dict names (`Mixed_5b.branch1x1.conv.weight`, `….bn.running_mean`, …; fc/AuxLogits are not
+// declared: pool3 does not need them). After loading or initialising, inception_prepare folds BN into
+// a per-layer weight and bias (w' = w·γ/√(var+eps), b' = β − mean·γ/√(var+eps)).
+#pragma once
+#include <stdint.h>
+#include "core/err.h"
+#include "core/params.h"
+#include "core/real.h"
+
+#define INCEPTION_DIM 2048
+#define INCEPTION_SIZE 299
+#define INCEPTION_NCONV 94
+
+typedef enum { INCEPTION_FID = 0, INCEPTION_TV = 1 } InceptionVariant;
+
+typedef struct {
+    int cin, cout, kh, kw, sh, sw, ph, pw;
+    int w, g, b, rm, rv;         // tensor indices: conv.weight, bn.weight, bn.bias, running_mean, running_var
+    real *wf, *bf;               // folded weight [cout,cin,kh,kw], bias [cout]
+} IncConv;
+
+typedef struct {
+    InceptionVariant variant;
+    ParamSet ps;                 // frozen weights + BN buffers, state_dict names
+    IncConv conv[INCEPTION_NCONV];
+    int n_conv;
+    int prepared;
+} Inception;
+
+// "inception_fid" / "inception_tv": the `network` attribute of weight and statistics files.
+const char *inception_network_name(InceptionVariant v);
+int inception_variant_from_name(const char *name, InceptionVariant *v);   // 0, or -1 when unknown
+
+int inception_build(Inception *net, InceptionVariant v, Err *e);
+// Seeded weights that keep activations O(1) (conv N(0, 2/fan_in), BN γ∈U(.8,1.2), β, mean ∈ U(±.1),
+// var ∈ U(.8,1.2)): for running without weight files. Outputs must then say "random-weight features".
+void inception_init_random(Inception *net, uint64_t seed);
+// Folds BN into the conv weights; call after loading or initialising (and again after any change).
+int inception_prepare(Inception *net, Err *e);
+void inception_free(Inception *net);
+
+typedef struct IncActs IncActs;
+IncActs *inception_acts_new(int max_batch);
+void inception_acts_free(IncActs *a);
+// img[B,3,S,S] in [-1,1] → feat[B,2048]. B ≤ max_batch.
+void inception_forward(const Inception *net, IncActs *a, real *feat, const real *img, int B, int S);
