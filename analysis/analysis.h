@@ -8,7 +8,7 @@
 // `ratlip analyze runs DIR... [--csv]`: one row per run directory (a sweep directory holding
 // sweep.json stands for all its runs/trial-NNNN). Columns: run, every config key whose value differs
 // between the runs (the swept hyperparameters; a sweep's own keys when given a sweep directory),
-// steps done, status, and for fid, kid, clip_score the last value, the best (min FID/KID, max CLIP)
+// steps done, status, the last loss_d and loss_g, and for fid, kid, clip_score the last value, the best (min FID/KID, max CLIP)
 // and the step of the best. Writes to out; returns 0, or -1 with e set when no run could be read.
 int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e);
 

@@ -1,6 +1,6 @@
 // runs: the table of `ratlip analyze runs` (see analysis.h). Reads only files a run directory holds:
 // config.json (resolved config), status (one word), requeues (one line per Slurm requeue, written by
-// slurm/*.sbatch), metrics.h5 (/train/step; /eval/step, fid, kid, clip_score). A file that is missing
+// slurm/*.sbatch), metrics.h5 (/train/step, loss_d, loss_g; /eval/step, fid, kid, clip_score). A file that is missing
 // or unreadable leaves "-" in its cells; nothing here modifies a run.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -254,6 +254,8 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
     for (int k = 0; k < n_keys; k++) snprintf(head[nc++], 64, "%.63s", keys[k]);
     snprintf(head[nc++], 64, "steps");
     snprintf(head[nc++], 64, "status");
+    snprintf(head[nc++], 64, "loss_d_last");
+    snprintf(head[nc++], 64, "loss_g_last");
     for (int m = 0; m < 3; m++) {
         snprintf(head[nc++], 64, "%s_last", metric[m]);
         snprintf(head[nc++], 64, "%s_best", metric[m]);
@@ -293,6 +295,15 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
         else
             snprintf(r->cells[c++], 64, "%s", word);
         snprintf(path, sizeof path, "%s/metrics.h5", r->dir);
+        for (int q = 0; q < 2; q++) {   // training losses at the last logged step
+            double *v = NULL;
+            size_t nv = 0;
+            if (metrics_read(path, "train", q ? "loss_g" : "loss_d", &v, &nv, &me) == 0 && nv > 0)
+                snprintf(r->cells[c++], 64, "%.6g", v[nv - 1]);
+            else
+                snprintf(r->cells[c++], 64, "-");
+            free(v);
+        }
         for (int m = 0; m < 3; m++) {
             Series s = series(path, metric[m], m == 2);
             if (s.have) {
