@@ -1,7 +1,9 @@
 #!/bin/sh
-# ops.sh: the op benchmark. Runs bench_ops (C) and ops_torch.py (PyTorch) at the same thread count
-# (1, then 2) on the tiny config's shapes and prints one table per thread count:
-#   op, shape, C ms and PyTorch ms (forward; forward+backward), ratio C/torch, C GFLOP/s.
+# ops.sh: the op benchmark. Runs bench_ops (C, with the kernels ratlip picks: oneDNN convs when built
+# with it), bench_ops again with RATLIP_KERNELS=openblas (the im2col + OpenBLAS path, "old") and
+# ops_torch.py (PyTorch) at the same thread count (1, then 2) on the tiny config's shapes and prints
+# one table per thread count:
+#   op, shape, C ms, old ms and PyTorch ms (forward; forward+backward), ratio C/torch, C GFLOP/s.
 # usage: tests/bench/ops.sh [build dir (default: build)] [min seconds per measurement (default 0.5)]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,21 +23,23 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for t in 1 2; do
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$secs" > "$tmp/c$t"
+    RATLIP_KERNELS=openblas OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$secs" > "$tmp/o$t"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 "$here/ops_torch.py" --threads "$t" \
         --min-seconds "$secs" > "$tmp/t$t"
-    grep '^#' "$tmp/c$t" "$tmp/t$t" | sed 's/^[^:]*://'
-    # join the two outputs on (op, shape); GFLOP/s from the C time (fwd+bwd counts 3× the forward flops)
+    grep '^#' "$tmp/c$t" "$tmp/o$t" "$tmp/t$t" | sed 's/^[^:]*://'
+    # join the three outputs on (op, shape); GFLOP/s from the C time (fwd+bwd counts 3x the forward flops)
     awk -F'\t' -v threads="$t" '
-        FNR == NR && $1 == "ROW" { key = $2 "\t" $3; tf[key] = $4; tfb[key] = $5; next }
-        $1 == "ROW" {
+        FILENAME == ARGV[1] && $1 == "ROW" { key = $2 "\t" $3; tf[key] = $4; tfb[key] = $5; next }
+        FILENAME == ARGV[2] && $1 == "ROW" { key = $2 "\t" $3; of[key] = $4; ofb[key] = $5; next }
+        FILENAME == ARGV[3] && $1 == "ROW" {
             key = $2 "\t" $3; g = $6
             if (!header++) {
                 printf "\n%d thread(s)\n", threads
-                printf "%-10s %-30s %9s %9s %6s %9s %9s %6s %8s %8s\n", "op", "shape", "C fwd", "torch", "ratio",
-                       "C f+b", "torch", "ratio", "GF/s f", "GF/s fb"
+                printf "%-10s %-30s %8s %8s %8s %6s %8s %8s %8s %6s %7s %7s\n", "op", "shape", "C fwd", "old",
+                       "torch", "C/t", "C f+b", "old", "torch", "C/t", "GF/s f", "GF/s fb"
             }
-            printf "%-10s %-30s %9.3f %9.3f %6.2f %9.3f %9.3f %6.2f %8.1f %8.1f\n", $2, $3, $4, tf[key],
-                   $4 / tf[key], $5, tfb[key], $5 / tfb[key], g / ($4 * 1e-3), 3 * g / ($5 * 1e-3)
-        }' "$tmp/t$t" "$tmp/c$t"
-    echo "(times in ms, fastest run; ratio = C / PyTorch, below 1 means C is faster)"
+            printf "%-10s %-30s %8.3f %8.3f %8.3f %6.2f %8.3f %8.3f %8.3f %6.2f %7.1f %7.1f\n", $2, $3, $4, of[key],
+                   tf[key], $4 / tf[key], $5, ofb[key], tfb[key], $5 / tfb[key], g / ($4 * 1e-3), 3 * g / ($5 * 1e-3)
+        }' "$tmp/t$t" "$tmp/o$t" "$tmp/c$t"
+    echo "(times in ms, fastest run; old = RATLIP_KERNELS=openblas; C/t = C / PyTorch, below 1 means C is faster)"
 done
