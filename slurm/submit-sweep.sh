@@ -29,4 +29,4 @@ if [ ${#todo[@]} -eq 0 ]; then
 fi
 list=$(IFS=,; echo "${todo[*]}")
 echo "submit-sweep.sh: ${#todo[@]} of $n trials to run: $list" >&2
-sbatch --parsable --array="$list%$k" "${sb[@]}" "$here/sweep.sbatch" "$(cd "$sweep" && pwd)" "$@"
+RATLIP_SLURM_DIR=$here sbatch --parsable --array="$list%$k" "${sb[@]}" "$here/sweep.sbatch" "$(cd "$sweep" && pwd)" "$@"
