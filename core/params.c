@@ -80,12 +80,19 @@ void params_mark_ready(const ParamSet *ps, int first, int last) {
         if (ps->specs[i].kind == PARAM_TRAINABLE) ps->ready_hook(ps->ready_ctx, i);
 }
 
-uint64_t params_checksum(const ParamSet *ps) {
+static uint64_t fnv1a(const void *p, size_t n) {
     uint64_t h = 1469598103934665603ULL;
-    const unsigned char *b = (const unsigned char *)ps->data;
-    for (size_t i = 0; i < ps->total * sizeof(real); i++) {
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) {
         h ^= b[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+uint64_t params_checksum(const ParamSet *ps) { return fnv1a(ps->data, ps->total * sizeof(real)); }
+
+uint64_t params_checksum_values(const ParamSet *ps) {
+    // buffers sit after trainable and frozen tensors (params_finalize)
+    return fnv1a(ps->data, (ps->total - params_count_kind(ps, PARAM_BUFFER)) * sizeof(real));
 }

@@ -53,3 +53,5 @@ void params_zero_grad(ParamSet *ps);
 void params_mark_ready(const ParamSet *ps, int first, int last);
 // FNV-1a 64 over the bytes of all data (trainable, frozen and buffers): equal replicas ⇔ equal sums
 uint64_t params_checksum(const ParamSet *ps);
+// The same over trainable and frozen tensors only (buffers excluded).
+uint64_t params_checksum_values(const ParamSet *ps);

@@ -78,11 +78,12 @@ static int differing_ranks(const uint64_t *v, int size, char *buf, size_t len) {
     return n;
 }
 
-int dp_check_replicas(const ParamSet *ps, const char *name, Err *e) {
+static int check_replicas(const ParamSet *ps, int with_buffers, const char *name, Err *e) {
     uint64_t *all = NULL;
     char what[128];
     snprintf(what, sizeof what, "dist/sync: replica check of %s", name);
-    if (gather_u64(params_checksum(ps), &all, what, e) != 0) return -1;
+    uint64_t sum = with_buffers ? params_checksum(ps) : params_checksum_values(ps);
+    if (gather_u64(sum, &all, what, e) != 0) return -1;
     int size = 1, rank = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -97,6 +98,11 @@ int dp_check_replicas(const ParamSet *ps, const char *name, Err *e) {
                      (unsigned long long)all[0], rank);
     free(all);
     return rc;
+}
+
+int dp_check_replicas(const ParamSet *ps, const char *name, Err *e) { return check_replicas(ps, 1, name, e); }
+int dp_check_replicas_values(const ParamSet *ps, const char *name, Err *e) {
+    return check_replicas(ps, 0, name, e);
 }
 
 int dp_check_same_string(const char *what, const char *s, Err *e) {

@@ -11,6 +11,9 @@
 int dp_broadcast_params(ParamSet *ps, int root, Err *e);
 // Allgathers params_checksum; a mismatch names the ranks that differ from rank 0 (`name`: "G", "D").
 int dp_check_replicas(const ParamSet *ps, const char *name, Err *e);
+// The same over trainable and frozen values only: per-rank BatchNorm statistics (model.sync_bn off,
+// upstream's default) legitimately differ between ranks.
+int dp_check_replicas_values(const ParamSet *ps, const char *name, Err *e);
 // Same for a string (hash and length): "what" names it in the error, e.g. "dataset shard list".
 int dp_check_same_string(const char *what, const char *s, Err *e);
 // Broadcasts a string from root into a malloc'd copy on every rank (*out; the root gets a copy too).

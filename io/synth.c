@@ -1,4 +1,5 @@
 #include "io/synth.h"
+#include "io/fsutil.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ int synth_write(const char *dir, int S, long ntrain, long ntest, uint64_t seed, 
     if (S < 8 || S > 4096) return err_set(e, "synth: --size %d outside 8..4096", S);
     if (ntrain < 0 || ntest < 0 || ntrain + ntest == 0)
         return err_set(e, "synth: --train %ld --test %ld: need at least one image", ntrain, ntest);
-    if (mkdir(dir, 0777) && errno != EEXIST) return err_set(e, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (fs_mkdir_p(dir, e)) return -1;
     BowCache *cache = bow_cache_new();
     int rc = write_split(dir, SYNTH_TRAIN, S, ntrain, seed, shards, cache, e);
     if (!rc) rc = write_split(dir, SYNTH_TEST, S, ntest, seed, shards, cache, e);

@@ -13,6 +13,7 @@
 #include "io/image.h"
 #include "io/reader.h"
 #include "io/synth.h"
+#include "io/fsutil.h"
 #include "jobs/commands.h"
 
 static double now_s(void) {
@@ -420,7 +421,7 @@ static int data_import(int argc, char **argv) {
     }
     free(p64);
     free(is_test);
-    if (mkdir(out, 0777) && errno != EEXIST) { rc = err_set(&e, "%s: cannot create directory: %s", out, strerror(errno)); goto done; }
+    if (fs_mkdir_p(out, &e)) { rc = -1; goto done; }
     double t0 = now_s();
     rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, &e);
     if (!rc) rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, &e);
@@ -442,10 +443,11 @@ done:
 }
 
 static const char *data_help =
-    "usage: ratlip data <synth|verify|import> [options]   (ratlip data <sub> --help for each)\n"
+    "usage: ratlip data <synth|verify|import|stats> [options]   (ratlip data <sub> --help for each)\n"
     "  synth    write the built-in synthetic shapes dataset\n"
     "  verify   check every shard of a dataset directory and print a summary\n"
-    "  import   convert PNG/JPEG images with caption files into shards\n";
+    "  import   convert PNG/JPEG images with caption files into shards\n"
+    "  stats    Inception (FID) reference statistics of a split (jobs/cmd_eval.c)\n";
 
 int cmd_data(int argc, char **argv) {
     if (argc < 2 || is_help(argv[1])) {
@@ -455,6 +457,7 @@ int cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
     if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "stats")) return cmd_data_stats(argc - 1, argv + 1);   // jobs/cmd_eval.c
     fprintf(stderr, "ratlip data: unknown subcommand '%s'\n%s", argv[1], data_help);
     return 2;
 }

@@ -115,8 +115,11 @@ int cmd_train(int argc, char **argv) {
             window_start = t->step;
         }
         if (every(t->cfg.dist.check_every, t->step)) {
-            if (dp_check_replicas(&t->gan.g.ps, "netG", &e) || dp_check_replicas(&t->gan.dc.netd, "netD", &e) ||
-                dp_check_replicas(&t->gan.dc.netc, "netC", &e))
+            // per-rank BatchNorm statistics differ by design unless model.sync_bn
+            int (*check)(const ParamSet *, const char *, Err *) =
+                t->cfg.model.sync_bn ? dp_check_replicas : dp_check_replicas_values;
+            if (check(&t->gan.g.ps, "netG", &e) || check(&t->gan.dc.netd, "netD", &e) ||
+                check(&t->gan.dc.netc, "netC", &e))
                 goto fail;
         }
         if ((every(tc->ckpt_every, t->step) || t->step == tc->steps) && trainer_checkpoint(t, &e)) goto fail;

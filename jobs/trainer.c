@@ -1,15 +1,14 @@
 #include "jobs/trainer.h"
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include "core/kernels.h"
 #include "core/rng.h"
 #include "dist/sync.h"
 #include "dist/watch.h"
+#include "io/fsutil.h"
 #include "io/modeldims.h"
 #include "io/png.h"
 #include "io/weights.h"
@@ -58,19 +57,6 @@ int trainer_agree(Trainer *t, int rc, Err *e) {
     if (!any) return 0;
     if (!mine) err_set(e, "rank %d: stopping because another rank failed (its message is above)", t->dp.rank);
     return -1;
-}
-
-static int mkdir_p(const char *dir, Err *e) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST) return err_set(e, "%s: cannot create (%s)", buf, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(buf, 0755) && errno != EEXIST) return err_set(e, "%s: cannot create (%s)", buf, strerror(errno));
-    return 0;
 }
 
 static void on_grad_ready(void *ctx, int idx) {
@@ -222,12 +208,12 @@ int trainer_setup(Trainer *t, const TrainArgs *a, Err *e) {
     kern_set_threads(threads);
     int rc = 0;
     if (t->dp.rank == 0) {
-        rc = mkdir_p(t->run_dir, e);
+        rc = fs_mkdir_p(t->run_dir, e);
         char path[1100];
         snprintf(path, sizeof path, "%s/train.log", t->run_dir);
         if (!rc && !(t->log = fopen(path, "a"))) rc = err_set(e, "%s: cannot open for writing", path);
         snprintf(path, sizeof path, "%s/samples", t->run_dir);
-        if (!rc) rc = mkdir_p(path, e);
+        if (!rc) rc = fs_mkdir_p(path, e);
         snprintf(path, sizeof path, "%s/config.json", t->run_dir);
         FILE *f = rc ? NULL : fopen(path, "w");
         if (f) {
