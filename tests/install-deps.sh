@@ -7,7 +7,9 @@ pkgs=(build-essential cmake pkg-config
       libhdf5-dev hdf5-tools
       libopenblas-dev liblapacke-dev libdnnl-dev
       libpng-dev libjpeg-dev libcjson-dev
-      python3-torch python3-h5py python3-numpy python3-scipy)
+      python3-torch python3-h5py python3-numpy python3-scipy
+      # Slurm tests (tests/slurm) and metric plots (analysis/plot_metrics.py)
+      munge slurmctld slurmd slurm-client libpmix-dev python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
