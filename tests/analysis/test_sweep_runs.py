@@ -8,7 +8,7 @@ unknown key or distribution fails naming it.
 analyze: run directories with metrics.h5 written here by h5py (the io/metrics.h layout), config.json,
 status and requeues files; the CSV must carry the swept values, steps done, status (with the
 requeue count), the last losses, and last/best/best-step of fid, kid (min) and clip_score (max)
-computed here with numpy (NaN rows skipped).
+computed here with numpy (NaN rows skipped). plot_metrics.py writes one PNG per metric column.
 """
 import csv
 import io
@@ -142,6 +142,15 @@ with tempfile.TemporaryDirectory(prefix="ratlip_sweep_") as w:
     check("train.lr_g" in head and "train.lr_d" not in head and "train.steps" not in head,
           "run dirs without a manifest: only keys that differ are shown (%s)" % head[:3])
     run("analyze", "runs", os.path.join(w, "nope"), expect=1)
+
+    # plot_metrics.py: one PNG per column, the runs overlaid
+    runs = [os.path.join(sw, "runs", "trial-%04d" % t) for t in range(4)]
+    p = subprocess.run([sys.executable, os.path.join(src, "analysis", "plot_metrics.py"), *runs, "--out",
+                        os.path.join(w, "plots")], capture_output=True, text=True)
+    pngs = sorted(os.path.basename(x) for x in p.stdout.split())
+    want = sorted(["train_loss_d.png", "train_loss_g.png", "eval_fid.png", "eval_kid.png", "eval_clip_score.png"])
+    check(p.returncode == 0 and pngs == want, "plot_metrics.py writes %s (got %s %s)" % (want, pngs, p.stderr[-200:]))
+    check(all(open(os.path.join(w, "plots", x), "rb").read(8) == b"\x89PNG\r\n\x1a\n" for x in pngs), "the plots are PNG files")
 
 print("test_sweep_runs: %d failure(s)" % failures)
 sys.exit(1 if failures else 0)
