@@ -11,6 +11,9 @@
 #include "core/real.h"
 
 #define CLIP_MAX_TAPS 8
+// Seed of the random tower used when no CLIP weight file is configured (training, sampling and
+// evaluation must agree on it, or scores would compare different towers).
+#define CLIP_RANDOM_SEED 1234
 
 typedef struct {
     int image_size, patch, width, layers, heads, embed_dim;

@@ -12,6 +12,7 @@ typedef struct {
 void jobs_print_banner(const char *what);
 
 int cmd_train(int argc, char **argv);      // jobs/cmd_train.c
+int cmd_sample(int argc, char **argv);     // jobs/cmd_sample.c
 int cmd_config(int argc, char **argv);   // jobs/cmd_config.c
 int cmd_ckpt(int argc, char **argv);     // jobs/cmd_ckpt.c
 int cmd_data(int argc, char **argv);       // jobs/cmd_data.c
@@ -19,3 +20,6 @@ int cmd_text_embed(int argc, char **argv); // jobs/cmd_text_embed.c
 int cmd_clip(int argc, char **argv);       // jobs/cmd_clip.c
 int cmd_sweep(int argc, char **argv);      // jobs/cmd_sweep.c
 int cmd_analyze(int argc, char **argv);    // jobs/cmd_analyze.c
+int cmd_eval(int argc, char **argv);       // jobs/cmd_eval.c
+int cmd_fid(int argc, char **argv);        // jobs/cmd_eval.c
+int cmd_data_stats(int argc, char **argv); // jobs/cmd_eval.c (`ratlip data stats`, dispatched by cmd_data)

@@ -11,12 +11,15 @@
 static const Command commands[] = {
     // entries are added as the subcommands land
     {"train", cmd_train, "train RATLIP (data-parallel under mpirun/srun); checkpoints, metrics, samples"},
+    {"sample", cmd_sample, "images from a trained generator for given captions"},
     {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
     {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
     {"data", cmd_data, "make (synth), check (verify) or import a dataset of HDF5 shards"},
     {"text-embed", cmd_text_embed, "embed captions with the built-in bow text encoder"},
     {"clip", cmd_clip, "train the CLIP image tower on the dataset's captions (LiT): clip train --out CLIP.h5"},
     {"sweep", cmd_sweep, "expand a sweep spec into numbered trial configs (for slurm/sweep.sbatch)"},
+    {"eval", cmd_eval, "FID, KID and CLIP score of a checkpoint (distributed, rank 0 coordinating)"},
+    {"fid", cmd_fid, "FID between two statistics files of `ratlip data stats`"},
     {"analyze", cmd_analyze, "table of runs: swept keys, steps, last/best FID/KID/CLIP, status"},
 };
 static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));

@@ -129,7 +129,7 @@ static int setup_model(Trainer *t, Err *e) {
     if (!rc && c->model.clip_weights[0]) {
         rc = weights_load(c->model.clip_weights, "/", &t->gan.clip.ps, 1, e) < 0 ? -1 : 0;
     } else if (!rc) {
-        clip_init_random(&t->gan.clip, 1234);
+        clip_init_random(&t->gan.clip, CLIP_RANDOM_SEED);
         t->random_clip = 1;
     }
     if (trainer_agree(t, rc, e)) return -1;

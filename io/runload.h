@@ -1,0 +1,19 @@
+// runload: rebuild a trained GAN from a checkpoint file, as `ratlip train` built it: the config stored
+// in the checkpoint (or a given file) with --set overrides, the CLIP tower (weight file or the seeded
+// random tower), then every network's tensors. Used by `ratlip sample` and `ratlip eval`.
+#pragma once
+#include "core/gan.h"
+#include "io/ckpt.h"
+#include "io/config.h"
+
+typedef struct {
+    const char *ckpt;          // checkpoint file
+    const char *config_file;   // NULL: the config stored in the checkpoint
+    char *const *sets;         // "section.key=value" overrides (n_sets of them)
+    int n_sets;
+    int max_batch;             // activations are allocated for this many samples
+} RunLoad;
+
+// On success cfg, gan (built; gan_free it) and meta (ckpt_meta_free it; may be NULL) are filled and
+// *random_clip says whether the tower is the seeded random one.
+int runload_gan(const RunLoad *r, Config *cfg, Gan *gan, CkptMeta *meta, int *random_clip, Err *e);
