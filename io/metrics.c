@@ -270,3 +270,17 @@ int metrics_read(const char *path, const char *group, const char *column, double
     h5u_quiet_end(q);
     return rc;
 }
+
+int metrics_set_attr(Metrics *m, const char *group, const char *name, const char *value, Err *e) {
+    if (!valid_name(group)) return err_set(e, "%s: group name '%s' is not valid", m->path, group ? group : "");
+    H5Quiet q = h5u_quiet_begin();
+    hid_t g = H5Lexists(m->f, group, H5P_DEFAULT) > 0 ? H5Gopen2(m->f, group, H5P_DEFAULT)
+                                                      : H5Gcreate2(m->f, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (g < 0) rc = err_set(e, "%s: /%s: cannot open or create the group", m->path, group);
+    else if (h5u_attr_write_str(g, name, value)) rc = err_set(e, "%s: /%s: cannot write attribute %s", m->path, group, name);
+    if (g >= 0) H5Gclose(g);
+    if (rc == 0 && H5Fflush(m->f, H5F_SCOPE_GLOBAL) < 0) rc = err_set(e, "%s: flush failed (disk full?)", m->path);
+    h5u_quiet_end(q);
+    return rc;
+}

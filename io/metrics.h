@@ -30,6 +30,9 @@ int metrics_append(Metrics *m, const char *group, int64_t step, int n, const cha
 // before appending again). Flushes.
 int metrics_truncate_after(Metrics *m, int64_t step, Err *e);
 int metrics_close(Metrics *m, Err *e);
+// Sets (replaces) string attribute `name` on group (created if missing), e.g. what the /eval values
+// were computed with. Flushes.
+int metrics_set_attr(Metrics *m, const char *group, const char *name, const char *value, Err *e);
 
 // Reads column `column` ("step" included) of group: the first len(step) entries, as double.
 // *values is malloc'd (NULL when there are no rows). Works while a writer has the file open.

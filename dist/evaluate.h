@@ -1,0 +1,79 @@
+// evaluate: FID, KID and CLIP score of the generator, distributed over the ranks with rank 0 as
+// coordinator (spec/model.md §6, spec/metrics-and-io.md §1-§2).
+//
+// eval_run, collective over MPI_COMM_WORLD:
+//   1. rank 0 decides the sample set and broadcasts it: N samples, global index g = 0..N-1, from the
+//      test split: dataset image g mod |test|, caption Philox(seed, RNG_EVAL)(1, g) mod its count,
+//      z = Philox normals (seed, RNG_EVAL) counter (2·2³², g) — nothing depends on the rank count.
+//   2. global batch j = samples [jB, (j+1)B) goes to rank j mod W (batches are identical whatever W is,
+//      which matters for the generator's batch-coupled RAT mode). Each rank generates its batches
+//      (G in eval mode: BN running statistics; output clamped to [-1,1], NaN → 0), computes Inception
+//      pool3 features and the CLIP score cos(CLIP_img(x), s) (model.clip_remap applies inside the tower).
+//   3. sums reduced to rank 0 in double: n, Σcos, Σf [d], Σffᵀ [d,d]; the features themselves are
+//      gathered to rank 0 (KID works on samples).
+//   4. rank 0: FID against the reference statistics, KID (subsets), CLIP score ×100; appends a row
+//      (fid, kid, kid_std, clip_score, n) to metrics.h5 /eval with the step, sets /eval attributes
+//      (network, weights, "random-weight features: not comparable to published FID" when so), writes
+//      the grid <out_dir>/eval-<step>.png of the first images, and prints one line. The result is
+//      broadcast, so every rank sees the same EvalResult (and the same `improved` for the best
+//      checkpoint, which the caller keeps).
+#pragma once
+#include <stdint.h>
+#include "core/err.h"
+#include "core/gan.h"
+#include "core/inception.h"
+#include "io/config.h"
+#include "io/dataset.h"
+#include "io/fidstats.h"
+#include "io/metrics.h"
+
+#define EVAL_INCEPTION_SEED 20151205u   // the seeded network without weight files (stats and eval agree)
+
+typedef struct {
+    Inception net;
+    IncActs *acts;
+    int batch;                  // samples per generator/Inception batch
+    int random_weights;         // Inception not loaded from a file
+    char weights_id[128];       // source_sha256 of the weight file, or "random-seed-<seed>"
+    // reference statistics (rank 0 only holds them)
+    FidStats ref;
+    double *ref_sqrt;           // Σ_ref^½, cached [d,d]
+    char ref_path[1024];
+    // options
+    long n_samples;
+    int kid_subsets, kid_subset_size;
+    uint64_t seed;
+    char out_dir[1024];         // sample grid; "" = none
+    double best_fid;            // lowest FID so far (rank 0 decides, all ranks know)
+    int random_clip;            // the caller says the CLIP tower is seeded (reports say so)
+    // generator-side activations (made on first use)
+    NetGActs *gacts;
+    ClipActs *cacts;
+    const NetG *gacts_for;
+} EvalCtx;
+
+typedef struct {
+    double fid, kid, kid_std, clip_score;   // clip_score ×100
+    long n;
+    int improved;                           // fid < best so far
+    int random_weights;
+    double seconds;
+} EvalResult;
+
+// Builds the Inception network (weights from cfg->eval.inception_weights, else seeded random) and, on
+// rank 0, reads the reference statistics (cfg->eval.ref_stats, else the default path in data_dir,
+// see fidstats_default_path) and checks they were made with the same network and weights. Collective
+// (rank 0's error is broadcast). n_samples: > 0 overrides cfg->eval.n_samples. out_dir: grids ("" none).
+int eval_ctx_init(EvalCtx *c, const Config *cfg, const char *data_dir, const char *out_dir, long n_samples, Err *e);
+void eval_ctx_free(EvalCtx *c);
+
+// One evaluation of gan's generator (its EMA copy when use_ema and gan->has_ema) on the test split.
+// m: rank 0's metrics file (may be NULL: nothing appended). Collective. out is filled on every rank.
+int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test, int64_t step, Metrics *m,
+             EvalResult *out, Err *e);
+
+// Inception features of every image of ds (uint8 → [-1,1]), in dataset order: feat [n, 2048] malloc'd.
+// Single process (no MPI); `ratlip data stats` uses it.
+int eval_dataset_features(EvalCtx *c, Dataset *ds, float **feat, long *n, Err *e);
+// Loads (or seeds) the network only, without reference statistics; no MPI. For `ratlip data stats`.
+int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e);

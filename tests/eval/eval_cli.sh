@@ -1,0 +1,85 @@
+#!/bin/sh
+# eval_cli.sh RATLIP MAKE_DEMO_CKPT WORKDIR: the evaluation commands end to end on a synthetic dataset
+# and a demo checkpoint, with the seeded (random-weight) Inception network:
+#   data stats → eval on 1, 2, 3 ranks (same FID/KID/CLIP score within 1e-6 relative; metrics.h5 /eval
+#   row and attributes; the random-weight label everywhere) → fid (self = 0, refusal of other weights,
+#   --force) → eval refuses statistics of other weights.
+set -eu
+RATLIP=$1; MK=$2; W=$3
+PY=/usr/bin/python3
+MPIRUN="mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1"
+NOTE="random-weight features: not comparable to published FID"
+rm -rf "$W"; mkdir -p "$W/run"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$RATLIP" data synth --out "$W/data" --size 64 --train 8 --test 8 --seed 3 >/dev/null
+"$RATLIP" data stats "$W/data" --split test --threads 1 | tee "$W/stats.log"
+grep -q "$NOTE" "$W/stats.log" || fail "data stats does not say '$NOTE'"
+STATS="$W/data/fid-stats-test-inception_fid.h5"
+[ -f "$STATS" ] || fail "no $STATS"
+"$MK" "$W/run/ckpt-00000005.h5" 7
+
+for np in 1 2 3; do
+  $MPIRUN -np $np "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data" --n 6 --threads 1 \
+      --out "$W/out$np" > "$W/eval$np.log" 2>&1 || { cat "$W/eval$np.log"; fail "eval on $np ranks"; }
+  cat "$W/eval$np.log"
+  grep -q "$NOTE" "$W/eval$np.log" || fail "eval log ($np ranks) does not say '$NOTE'"
+  [ -f "$W/out$np/eval-00000005.png" ] || fail "no sample grid from eval on $np ranks"
+done
+
+$PY - "$W" <<'PYEOF'
+import sys, h5py, re
+w = sys.argv[1]
+def values(np):
+    t = open("%s/eval%d.log" % (w, np)).read()
+    return dict(fid=float(re.search(r"^FID (\S+)", t, re.M).group(1)),
+                kid=float(re.search(r"^KID (\S+)", t, re.M).group(1)),
+                clip=float(re.search(r"^CLIP score (\S+)", t, re.M).group(1)))
+v = {np: values(np) for np in (1, 2, 3)}
+worst = 0.0
+for np in (2, 3):
+    for k in v[1]:
+        rel = abs(v[np][k] - v[1][k]) / max(abs(v[1][k]), 1e-12)
+        worst = max(worst, rel)
+        if rel > 1e-6:
+            sys.exit("FAIL: %s on %d ranks %.10g vs 1 rank %.10g (rel %.2e)" % (k, np, v[np][k], v[1][k], rel))
+print("ok   rank-count invariance: FID/KID/CLIP score on 1, 2, 3 ranks agree, worst rel diff %.2e" % worst)
+print("     1 rank: FID %.6f KID %.8f CLIP %.4f" % (v[1]["fid"], v[1]["kid"], v[1]["clip"]))
+for np in (1, 3):
+    with h5py.File("%s/out%d/metrics.h5" % (w, np), "r") as f:
+        g = f["eval"]
+        n = len(g["step"])
+        assert n == 1 and g["step"][0] == 5, "metrics: /eval/step %r" % g["step"][:n]
+        for col, key, prec in (("fid", "fid", 1e-6), ("kid", "kid", 1e-6), ("clip_score", "clip", 1e-4)):
+            got = g[col][0]
+            if abs(got - v[np][key]) > prec * max(1.0, abs(got)):
+                sys.exit("FAIL: metrics /eval/%s = %r, printed %r" % (col, got, v[np][key]))
+        note = g.attrs["features_note"]
+        note = note.decode() if isinstance(note, bytes) else note
+        if "random-weight features: not comparable to published FID" not in note:
+            sys.exit("FAIL: /eval attribute features_note = %r" % note)
+        assert g["n_samples"][0] == 6
+print("ok   metrics.h5 /eval: step 5, fid/kid/clip_score as printed, features_note labels random weights")
+# a statistics file that claims other weights, for the refusal checks
+with h5py.File("%s/data/fid-stats-test-inception_fid.h5" % w, "r") as src, h5py.File("%s/other.h5" % w, "w") as dst:
+    for k in src:
+        src.copy(k, dst)
+    for k, a in src.attrs.items():
+        dst.attrs[k] = a
+    dst.attrs["weights_sha256"] = "0" * 64
+PYEOF
+
+"$RATLIP" fid "$STATS" "$STATS" | tee "$W/fid_self.log"
+$PY -c "
+import re,sys; v=float(re.search(r'FID (\S+)', open('$W/fid_self.log').read()).group(1))
+sys.exit(0 if abs(v) < 1e-6 else 'FAIL: FID of a file with itself = %g' % v)"
+grep -q "$NOTE" "$W/fid_self.log" || fail "ratlip fid does not say '$NOTE'"
+if "$RATLIP" fid "$STATS" "$W/other.h5" > "$W/fid_other.log" 2>&1; then fail "ratlip fid compared other weights"; fi
+grep -q "not comparable: weights differ" "$W/fid_other.log" || { cat "$W/fid_other.log"; fail "refusal message"; }
+"$RATLIP" fid "$STATS" "$W/other.h5" --force > "$W/fid_force.log" || fail "--force"
+grep -q "^FID" "$W/fid_force.log" || fail "--force printed no FID"
+if "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data" --n 4 --threads 1 --out "$W/out_bad" \
+     --set eval.ref_stats="$W/other.h5" > "$W/eval_bad.log" 2>&1; then fail "eval used statistics of other weights"; fi
+grep -q "statistics made with weights" "$W/eval_bad.log" || { cat "$W/eval_bad.log"; fail "eval refusal message"; }
+echo "ok   fid: self 0, other weights refused (--force overrides); eval refuses other weights' statistics"
+echo "eval_cli: all checks passed"
