@@ -115,16 +115,16 @@ void config_defaults(Config *c) {
     c->dist.check_every = 100;
     c->eval.n_samples = 1000;
     ClipTrainConfig *lc = &c->clip;
-    lc->lr = 5e-4;
-    lc->steps = 300;
+    lc->lr = 1e-3;     // the tiny recipe: ~1 min on 2 cores, retrieval ~20x chance on the synthetic set
+    lc->steps = 40;
     lc->batch_per_rank = 32;
     lc->temperature = 0.07;
     lc->beta1 = 0.9;
     lc->beta2 = 0.98;
     lc->adam_eps = 1e-6;
-    lc->eval_every = 100;
+    lc->eval_every = 0;
     lc->eval_samples = 256;
-    lc->ckpt_every = 100;
+    lc->ckpt_every = 20;
 }
 
 // ---- did-you-mean ----

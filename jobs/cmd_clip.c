@@ -432,7 +432,8 @@ static void usage(FILE *f) {
             "  --resume auto   continue from the newest good checkpoint in the run dir (or --resume CKPT)\n"
             "  --threads N     BLAS threads per rank\n"
             "\n"
-            "Recipe for the tiny config on `ratlip data synth`: --steps 300 (defaults: batch 32, lr 5e-4).\n");
+            "The tiny config's clip.* defaults are the demo recipe: 40 steps x batch 32, lr 1e-3 (about a minute on 2\n"
+            "cores; top-1 retrieval on the synthetic test split ~20x chance).\n");
 }
 
 static int clip_train(int argc, char **argv) {
