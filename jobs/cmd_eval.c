@@ -20,7 +20,6 @@
 #include "io/weights.h"
 #include "jobs/commands.h"
 
-#define CLIP_RANDOM_SEED 1234   // the trainer's seeded CLIP tower (jobs/trainer.c), so scores match training's
 
 static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
 
