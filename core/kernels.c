@@ -60,6 +60,16 @@ int kern_get_threads(void) { return openblas_get_num_threads(); }
 const char *kern_blas_corename(void) { return openblas_get_corename(); }
 int kern_use_onednn(int on) { return onednn_enable(on); }
 
+int kern_startup_env(void) {
+#if defined(RATLIP_ONEDNN) && !defined(RATLIP_F64)
+    if (getenv("OMP_WAIT_POLICY")) return 0;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 const char *kern_backend_name(void) {
     static char name[192];
     if (onednn_active())

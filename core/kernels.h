@@ -36,6 +36,13 @@ int kern_get_threads(void);
 const char *kern_backend_name(void);
 // OpenBLAS's core name alone (e.g. "Prescott", "SkylakeX"): what jobs/main.c checks to pick a kernel.
 const char *kern_blas_corename(void);
+// Environment the kernels want before the process starts (libgomp reads it when it loads, so it
+// cannot be changed from inside): OMP_WAIT_POLICY=passive for oneDNN's OpenMP threads when the user
+// has not set it. Spinning OpenMP threads are 2-3x slower than sleeping ones as soon as another
+// process wants the core (measured: tiny iteration at 2 threads, other load present, 5.5 s vs 1.6 s);
+// on an idle machine the difference is within the noise. Returns 1 when it set something and the
+// caller should re-exec itself (jobs/main.c does, together with OPENBLAS_CORETYPE).
+int kern_startup_env(void);
 // Convolutions through oneDNN (1) or im2col + GEMM (0). Returns 1 when oneDNN is now in use (0 when
 // this build has no oneDNN).
 int kern_use_onednn(int on);

@@ -29,20 +29,22 @@ static const int n_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 // it from inside is to set it and re-exec ourselves. A value the user set is never touched; the
 // re-exec happens once (guarded) and before MPI_Init, so launchers see one process.
 static void select_fast_blas_kernel(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("RATLIP_BLAS_SELECTED")) return;
-    const char *core = kern_blas_corename();
-    if (!core || (strcmp(core, "Prescott") != 0 && strcmp(core, "Core2") != 0 && strcmp(core, "Nehalem") != 0))
-        return;  // OpenBLAS recognised the CPU: keep its choice
-    __builtin_cpu_init();
-    const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                         : NULL;
-    if (!want) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("RATLIP_BLAS_SELECTED", want, 1);
+    if (getenv("RATLIP_BLAS_SELECTED")) return;
+    const char *want = NULL;
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : kern_blas_corename();
+    if (core && (!strcmp(core, "Prescott") || !strcmp(core, "Core2") || !strcmp(core, "Nehalem"))) {
+        __builtin_cpu_init();  // OpenBLAS did not recognise the CPU: pick its kernel
+        want = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
+    }
+    int env_set = kern_startup_env();  // OMP_WAIT_POLICY for oneDNN's threads (core/kernels.h), when missing
+    if (!want && !env_set) return;
+    if (want) {
+        setenv("OPENBLAS_CORETYPE", want, 1);
+        setenv("RATLIP_BLAS_SELECTED", want, 1);
+    }
     execv("/proc/self/exe", argv);
     // exec failed: carry on with the slow kernel, the banner will say which one it is
-    unsetenv("OPENBLAS_CORETYPE");
+    if (want) unsetenv("OPENBLAS_CORETYPE");
 }
 
 void jobs_print_banner(const char *what) {

@@ -3,7 +3,8 @@
 // with RATLIP_KERNELS=openblas's path (im2col convs), alternating, in the same process. Random CLIP
 // weights and inputs: the arithmetic, not the values, is what costs. Not a pass/fail test.
 //   usage: bench_iter [threads] [iterations per backend] [config.json] [both|onednn|openblas]
-// (the last one, for profiling, times only one backend; "-" as config keeps the built-in tiny defaults)
+// (the last one, for profiling, times only one backend; "-" as config keeps the built-in tiny defaults).
+// Run it with OMP_WAIT_POLICY=passive, as the ratlip command does (core/kernels.h, kern_startup_env).
 #include "core/gan.h"
 #include "core/kernels.h"
 #include "core/rng.h"

@@ -19,6 +19,10 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q avx512f /proc/cpuinfo; then
     export OPENBLAS_CORETYPE=SkylakeX
 fi
 
+# ratlip itself runs oneDNN's OpenMP threads with OMP_WAIT_POLICY=passive (core/kernels.h,
+# kern_startup_env); measure what it does. A value the user set is kept.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for t in 1 2; do
