@@ -252,6 +252,16 @@ int trainer_setup(Trainer *t, const TrainArgs *a, Err *e) {
         else if (t->start_step > 0) rc = metrics_truncate_after(t->metrics, t->start_step + 1, e);
     }
     if (trainer_agree(t, rc, e)) return -1;
+    if (c->train.eval_every > 0) {
+        if (!t->test)
+            return err_set(e, "train.eval_every is %d but %s has no test split to evaluate on (set it to 0 or "
+                              "add test-*.h5)", c->train.eval_every, c->data.dir);
+        char grids[1100];
+        snprintf(grids, sizeof grids, "%s/samples", t->run_dir);
+        if (eval_ctx_init(&t->ev, c, c->data.dir, grids, 0, e)) return -1;
+        t->ev.random_clip = t->random_clip;
+        t->has_eval = 1;
+    }
     dp_set_timeout(c->dist.timeout_s);
     trainer_say(t, "train: %d rank%s x batch %d = global batch %d | steps %lld -> %ld | sync_bn %s | run dir %s\n", W,
                 W == 1 ? "" : "s", B, W * B, (long long)t->step, c->train.steps, c->model.sync_bn ? "on" : "off",
@@ -267,6 +277,7 @@ void trainer_free(Trainer *t) {
     reader_batch_free(&t->batch);
     if (t->train) ds_close(t->train);
     if (t->test) ds_close(t->test);
+    if (t->has_eval) eval_ctx_free(&t->ev);
     if (t->gan.buf) gan_free(&t->gan);
     dp_grads_free(&t->red_g);
     dp_grads_free(&t->red_d);
@@ -359,7 +370,8 @@ int trainer_checkpoint(Trainer *t, Err *e) {
         char path[1100];
         ckpt_path(path, sizeof path, t->run_dir, t->step);
         rc = ckpt_save(path, nets, n, &meta, e);
-        if (!rc && ckpt_retain(t->run_dir, t->cfg.train.keep_last, NULL, e) < 0) rc = -1;
+        if (!rc && ckpt_retain(t->run_dir, t->cfg.train.keep_last, t->best_ckpt[0] ? t->best_ckpt : NULL, e) < 0)
+            rc = -1;
         if (!rc) trainer_say(t, "checkpoint: %s\n", path);
     }
     return trainer_agree(t, rc, e);
@@ -398,4 +410,14 @@ int trainer_samples(Trainer *t, Err *e) {
     }
     free(z), free(s), free(img);
     return rc;
+}
+
+int trainer_eval(Trainer *t, Err *e) {
+    EvalResult res;
+    if (eval_run(&t->ev, &t->gan, 1, &t->cfg, t->test, t->step, t->metrics, &res, e)) return -1;
+    if (!res.improved) return 0;
+    // the best checkpoint is kept by retention, whatever keep_last says
+    snprintf(t->best_ckpt, sizeof t->best_ckpt, "ckpt-%08lld.h5", (long long)t->step);
+    trainer_say(t, "eval: best FID so far (%.3f): %s kept as best\n", res.fid, t->best_ckpt);
+    return trainer_checkpoint(t, e);
 }

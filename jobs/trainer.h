@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "core/gan.h"
 #include "dist/grads.h"
+#include "dist/evaluate.h"
 #include "dist/rank.h"
 #include "dist/syncbn.h"
 #include "io/ckpt.h"
@@ -38,6 +39,9 @@ typedef struct {
     FILE *log;                 // run_dir/train.log (rank 0)
     double t_start;
     GanLosses last;            // rank-averaged losses of the last logged step
+    EvalCtx ev;                // in-training evaluation (train.eval_every > 0)
+    int has_eval;
+    char best_ckpt[64];        // file name of the best checkpoint by FID ("" = none yet)
 } Trainer;
 
 typedef struct {
@@ -61,6 +65,8 @@ int trainer_step(Trainer *t, Err *e);
 int trainer_checkpoint(Trainer *t, Err *e);
 // Rank 0 writes samples/step-<step>.png from fixed z and the first test captions (EMA G if any).
 int trainer_samples(Trainer *t, Err *e);
+// Evaluation (FID, KID, CLIP score; collective); an improved FID also writes a checkpoint kept as best.
+int trainer_eval(Trainer *t, Err *e);
 // Rank-0 log line + metrics row (losses averaged over ranks: collective).
 int trainer_log(Trainer *t, double img_per_s, Err *e);
 // Collective: every rank passes its own status; all get -1 when any rank failed.

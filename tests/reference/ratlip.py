@@ -215,6 +215,8 @@ class VisionTower(nn.Module):
         self.transformer = Transformer(W, m["clip_layers"], m["clip_heads"])
         self.ln_post = nn.LayerNorm(W)
         self.proj = nn.Parameter(torch.empty(W, m["clip_embed_dim"]))
+        # float64 constants, cast at use: the double run must not inherit float32-rounded constants
+        # (a 1e-8 shift that Adam's sign-like first steps amplify into the trained parameters)
         self.register_buffer("mean", torch.tensor(CLIP_MEAN, dtype=torch.float64).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD, dtype=torch.float64).view(1, 3, 1, 1), persistent=False)
 
@@ -267,7 +269,7 @@ class VisionTower(nn.Module):
         x = img * 0.25 + 0.75 if self.m["clip_remap"] == "galip" else img * 0.5 + 0.5
         if x.shape[-1] != S or x.shape[-2] != S:
             x = F.interpolate(x, size=(S, S), mode="nearest")
-        x = (x - self.mean) / self.std
+        x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)   # constants kept in float64
         x = self.conv1(x)                                   # [B,W,g,g]
         B, W = x.shape[:2]
         x = x.reshape(B, W, -1).transpose(1, 2)             # [B,g²,W], token t = g*row + col
@@ -575,10 +577,6 @@ class Model:
         if dtype != torch.float32:  # weights drawn in float32, then widened (the precision yardstick)
             for n in (self.tower, self.netG, self.netD, self.netC):
                 n.to(dtype)
-        # CLIP's mean/std constants are kept in float64 until here, so the double run does not
-        # inherit float32-rounded constants (a 1e-8 shift that Adam's first steps amplify).
-        self.tower.mean = self.tower.mean.to(dtype)
-        self.tower.std = self.tower.std.to(dtype)
 
     def reset(self):
         for n, sd in zip((self.netG, self.netD, self.netC), self.init_state):
