@@ -83,7 +83,22 @@ static void check_shape(const char *name, ConvShape s, int has_bias, int want_di
     free(x), free(w), free(b), free(dout), free(din0), free(dw0), free(db0);
 }
 
-int main(void) {
+// Run with RATLIP_KERNELS=openblas in the environment: oneDNN must start switched off, and a conv must
+// not reach it.
+static int expect_off(void) {
+    TU_CHECK(!onednn_active(), "RATLIP_KERNELS=openblas: oneDNN still active");
+    TU_CHECK(strstr(kern_backend_name(), "oneDNN") == NULL, "backend name says oneDNN: %s", kern_backend_name());
+    ConvShape s = conv_shape(2, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1);
+    float *x = randn(2 * 16 * 64, 1), *w = randn(16 * 16 * 9, 0.1f), *out = malloc(sizeof(float) * 2 * 16 * 64);
+    conv2d_forward(out, x, w, NULL, &s);
+    TU_CHECK(onednn_conv_count() == 0, "a conv ran through oneDNN");
+    printf("backend: %s\n", kern_backend_name());
+    free(x), free(w), free(out);
+    return tu_done("test_conv_backends --expect-off");
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--expect-off")) return expect_off();
     kern_set_threads(1);
     if (!kern_use_onednn(1)) {
         printf("test_conv_backends: this build has no oneDNN (or RATLIP_KERNELS=openblas): skipped\n");
