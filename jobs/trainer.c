@@ -286,9 +286,28 @@ void trainer_free(Trainer *t) {
     if (t->log) fclose(t->log);
 }
 
+// RATLIP_PROFILE=1 (opt-in, for tests/bench/scaling.sh): rank 0 adds to every log line where its
+// steps' wall time went since the last line: data wait (reader + sentence allgather), D step (backward
+// + Adam), D reduce wait (dp_grads_finish: D's buckets all start there), G step (backward + Adam + EMA;
+// G's buckets start during its backward), G reduce wait (the exposed part of G's allreduce).
+enum { PROF_DATA, PROF_D, PROF_D_WAIT, PROF_G, PROF_G_WAIT, PROF_N };
+static double prof_s[PROF_N];
+static long prof_steps;
+static int profiling(void) {
+    static int on = -1;
+    if (on < 0) on = getenv("RATLIP_PROFILE") && atoi(getenv("RATLIP_PROFILE")) > 0;
+    return on;
+}
+static void prof_add(int what, double *since) {
+    double now = now_s();
+    prof_s[what] += now - *since;
+    *since = now;
+}
+
 int trainer_step(Trainer *t, Err *e) {
     const Config *c = &t->cfg;
     int B = c->train.batch_per_rank, T = c->model.text_dim, Z = c->model.z_dim, W = t->dp.size, r = t->dp.rank;
+    double tp = now_s();
     if (reader_next(t->reader, &t->batch, e)) return -1;
     const real *imgs = t->batch.images, *s = t->batch.text;
 
@@ -309,19 +328,27 @@ int trainer_step(Trainer *t, Err *e) {
 
     GanLosses L;
     memset(&L, 0, sizeof L);
+    prof_add(PROF_DATA, &tp);
     dp_grads_begin(&t->red_d);
     dp_grads_begin(&t->red_c);
     if (gan_d_backward(&t->gan, imgs, s, t->s_mis, t->z, B, &L))
         return err_set(e, "rank %d: D step: %s", r, t->syncbn.err.msg);
+    prof_add(PROF_D, &tp);
     // D's gradient is a sum over four passes (real, mismatched, fake, MA-GP): complete only now
     if (dp_grads_finish(&t->red_d, c->dist.timeout_s, e) || dp_grads_finish(&t->red_c, c->dist.timeout_s, e))
         return -1;
+    prof_add(PROF_D_WAIT, &tp);
     gan_d_update(&t->gan);
+    prof_add(PROF_D, &tp);
 
     dp_grads_begin(&t->red_g);  // G's buckets start during its backward (params ready hook)
     if (gan_g_backward(&t->gan, s, B, &L)) return err_set(e, "rank %d: G step: %s", r, t->syncbn.err.msg);
+    prof_add(PROF_G, &tp);
     if (dp_grads_finish(&t->red_g, c->dist.timeout_s, e)) return -1;
+    prof_add(PROF_G_WAIT, &tp);
     gan_g_update(&t->gan);
+    prof_add(PROF_G, &tp);
+    prof_steps++;
     t->step++;
     t->last = L;
     return 0;
@@ -337,6 +364,19 @@ int trainer_log(Trainer *t, double img_per_s, Err *e) {
     double elapsed = now_s() - t->t_start;
     long todo = t->cfg.train.steps - t->step;
     double eta = t->step > t->start_step ? elapsed / (double)(t->step - t->start_step) * todo : 0;
+    if (profiling() && prof_steps > 0) {
+        double ms[PROF_N], total = 0;
+        for (int i = 0; i < PROF_N; i++) total += ms[i] = prof_s[i] / (double)prof_steps * 1e3;
+        double mb_d = (double)(t->gan.dc.netd.n_trainable + t->gan.dc.netc.n_trainable) * sizeof(real) / 1e6;
+        double mb_g = (double)t->gan.g.ps.n_trainable * sizeof(real) / 1e6;
+        trainer_say(t,
+                    "profile: ms/step %.1f | data %.1f | D step %.1f | D reduce wait %.1f (%.2f MB) | G step %.1f | "
+                    "G reduce wait %.1f (%.2f MB) | reduce wait share %.1f%% | %ld steps\n",
+                    total, ms[PROF_DATA], ms[PROF_D], ms[PROF_D_WAIT], mb_d, ms[PROF_G], ms[PROF_G_WAIT], mb_g,
+                    100 * (ms[PROF_D_WAIT] + ms[PROF_G_WAIT]) / total, prof_steps);
+        memset(prof_s, 0, sizeof prof_s);
+        prof_steps = 0;
+    }
     trainer_say(t,
                 "step %6lld/%ld | %6.1f img/s | D %.4f (real %.3f mis %.3f fake %.3f magp %.2e) | G %.4f (adv %.3f "
                 "sim %.4f) | |gD| %.3g |gG| %.3g | ETA %dm%02ds\n",
