@@ -29,6 +29,8 @@ void onednn_set_threads(int n);
 // out[N,K,OH,OW] = conv(in, w) + b (b may be NULL). 0 when done; -1 when oneDNN is off or cannot
 // run this shape, and the caller computes it itself.
 int onednn_conv_forward(real *out, const real *in, const real *w, const real *b, const ConvShape *s);
-// din += conv^T(dout, w); dw += Σ dout ⋆ in; db += Σ dout (each may be NULL). 0 when done, -1 as above.
+// din += conv^T(dout, w); dw += Σ dout ⋆ in; db += Σ dout (each may be NULL; db is summed here only
+// together with dw, by backward-weights on the way: conv.c sums it itself otherwise). 0 when done, -1
+// as above (then nothing has been accumulated).
 int onednn_conv_backward(real *din, real *dw, real *db, const real *dout, const real *in, const real *w,
                          const ConvShape *s);
