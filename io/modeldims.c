@@ -34,3 +34,15 @@ void modeldims_hyper(const TrainConfig *t, GanHyper *h) {
     h->sim_weight = t->sim_weight, h->magp_weight = t->magp_weight, h->magp_p = t->magp_p;
     h->ema_decay = t->ema_decay;
 }
+
+int modeldims_gan_build(Gan *gan, const Config *cfg, int max_batch, int real_size, Err *e) {
+    NetGDims gd;
+    NetDDims dd;
+    ClipDims cd;
+    GanHyper h;
+    modeldims_netg(&cfg->model, &gd);
+    modeldims_netd(&cfg->model, &dd);
+    modeldims_clip(&cfg->model, &cd);
+    modeldims_hyper(&cfg->train, &h);
+    return gan_build(gan, &gd, &dd, &cd, &h, max_batch, real_size, e);
+}

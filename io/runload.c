@@ -25,15 +25,7 @@ int runload_gan(const RunLoad *r, Config *cfg, Gan *gan, CkptMeta *meta, int *ra
         ckpt_meta_free(&m);
         return -1;
     }
-    NetGDims gd;
-    NetDDims dd;
-    ClipDims cd;
-    GanHyper h;
-    modeldims_netg(&cfg->model, &gd);
-    modeldims_netd(&cfg->model, &dd);
-    modeldims_clip(&cfg->model, &cd);
-    modeldims_hyper(&cfg->train, &h);
-    rc = gan_build(gan, &gd, &dd, &cd, &h, r->max_batch, cfg->model.clip_image_size, e);
+    rc = modeldims_gan_build(gan, cfg, r->max_batch, cfg->model.clip_image_size, e);
     *random_clip = 0;
     if (!rc && cfg->model.clip_weights[0]) {
         rc = weights_load(cfg->model.clip_weights, "/", &gan->clip.ps, 1, e) < 0 ? -1 : 0;
@@ -42,9 +34,9 @@ int runload_gan(const RunLoad *r, Config *cfg, Gan *gan, CkptMeta *meta, int *ra
         *random_clip = 1;
     }
     if (!rc) {
-        CkptNet nets[4] = {{"netG", &gan->g.ps, 0}, {"netD", &gan->dc.netd, 0}, {"netC", &gan->dc.netc, 0},
-                           {"netG_ema", &gan->g_ema.ps, 1}};
-        rc = ckpt_load(r->ckpt, nets, gan->has_ema ? 4 : 3, NULL, e);
+        CkptNet nets[4];
+        int n_nets = runload_ckpt_nets(gan, nets);
+        rc = ckpt_load(r->ckpt, nets, n_nets, NULL, e);
         double tracked = 0;
         ckpt_meta_get_double(&m, "netG.num_batches_tracked", &tracked);
         gan->g.bn_batches_tracked = gan->g_ema.bn_batches_tracked = (long)tracked;
@@ -53,4 +45,12 @@ int runload_gan(const RunLoad *r, Config *cfg, Gan *gan, CkptMeta *meta, int *ra
     if (meta && !rc) *meta = m;
     else ckpt_meta_free(&m);
     return rc;
+}
+
+int runload_ckpt_nets(Gan *gan, CkptNet nets[4]) {
+    nets[0] = (CkptNet){"netG", &gan->g.ps, 0};
+    nets[1] = (CkptNet){"netD", &gan->dc.netd, 0};
+    nets[2] = (CkptNet){"netC", &gan->dc.netc, 0};
+    nets[3] = (CkptNet){"netG_ema", &gan->g_ema.ps, 1};
+    return gan->has_ema ? 4 : 3;
 }

@@ -17,3 +17,7 @@ typedef struct {
 // On success cfg, gan (built; gan_free it) and meta (ckpt_meta_free it; may be NULL) are filled and
 // *random_clip says whether the tower is the seeded random one.
 int runload_gan(const RunLoad *r, Config *cfg, Gan *gan, CkptMeta *meta, int *random_clip, Err *e);
+
+// The checkpoint layout `ratlip train` writes: netG, netD, netC, then netG_ema (no Adam moments) when
+// the GAN has one. Fills nets[0..3] and returns how many of them the GAN has.
+int runload_ckpt_nets(Gan *gan, CkptNet nets[4]);

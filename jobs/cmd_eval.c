@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "core/fid.h"
 #include "core/kernels.h"
 #include "dist/evaluate.h"
@@ -16,8 +15,8 @@
 #include "io/dataset.h"
 #include "io/fidstats.h"
 #include "io/metrics.h"
-#include "io/modeldims.h"
-#include "io/weights.h"
+#include "io/fsutil.h"
+#include "io/runload.h"
 #include "jobs/commands.h"
 
 
@@ -49,32 +48,6 @@ static const char *eval_help =
     "OUT/metrics.h5 /eval (OUT = the checkpoint's directory) and writes OUT/eval-<step>.png.\n"
     "Without eval.inception_weights the Inception network is seeded: the values are then labelled\n"
     "\"" FIDSTATS_RANDOM_NOTE "\".\n";
-
-typedef struct {
-    int stop;
-} FirstOnly;
-
-static int stop_at_first(const char *name, int ndim, const int64_t *shape, const double *data, size_t n, void *user) {
-    (void)name, (void)ndim, (void)shape, (void)data, (void)n;
-    ((FirstOnly *)user)->stop = 1;
-    return 1;
-}
-
-// mkdir -p (rank 0 makes the output directory)
-static int make_dirs(const char *dir, Err *e) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == 0) {
-            char c = *s;
-            *s = 0;
-            if (mkdir(p, 0777) && errno != EEXIST) return err_set(e, "%s: cannot create directory (%s)", p, strerror(errno));
-            *s = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
 
 static void dirname_of(char *out, size_t n, const char *path) {
     snprintf(out, n, "%s", path);
@@ -131,47 +104,17 @@ int cmd_eval(int argc, char **argv) {
     int rc = 0;
     Config cfg;
     CkptMeta meta = {0};
-    FirstOnly fo = {0};
     Gan gan;
-    int gan_built = 0, ctx_built = 0;
+    int gan_built = 0, ctx_built = 0, random_clip = 0;
     Dataset *test = NULL;
     EvalCtx ctx;
     Metrics *m = NULL;
     char outd[1024];
-    // config: the checkpoint's, or --config; --set on top
-    rc = ckpt_visit(ckpt, stop_at_first, &fo, &meta, &e);
-    if (!rc) {
-        config_defaults(&cfg);
-        if (config_file) rc = config_load_file(&cfg, config_file, &e);
-        else if (meta.config_json) rc = config_from_json_string(&cfg, meta.config_json, ckpt, &e);
-        else rc = err_set(&e, "%s: no config_json in the checkpoint (pass --config FILE)", ckpt);
-        for (int i = 0; i < n_sets && !rc; i++) rc = config_set(&cfg, sets[i], &e);
-        if (!rc) rc = config_validate(&cfg, &e);
-    }
-    // networks: built as the trainer builds them, weights from the checkpoint
-    if (!rc) {
-        NetGDims gd;
-        NetDDims dd;
-        ClipDims cd;
-        GanHyper h;
-        modeldims_netg(&cfg.model, &gd);
-        modeldims_netd(&cfg.model, &dd);
-        modeldims_clip(&cfg.model, &cd);
-        modeldims_hyper(&cfg.train, &h);
-        rc = gan_build(&gan, &gd, &dd, &cd, &h, 1, cfg.model.image_size, &e);
-        gan_built = !rc;
-    }
-    int random_clip = 0;
-    if (!rc && cfg.model.clip_weights[0]) rc = weights_load(cfg.model.clip_weights, "/", &gan.clip.ps, 1, &e) < 0 ? -1 : 0;
-    else if (!rc) {
-        clip_init_random(&gan.clip, CLIP_RANDOM_SEED);
-        random_clip = 1;
-    }
-    if (!rc) {
-        CkptNet nets[4] = {{"netG", &gan.g.ps, 0}, {"netD", &gan.dc.netd, 0}, {"netC", &gan.dc.netc, 0},
-                           {"netG_ema", &gan.g_ema.ps, 1}};
-        rc = ckpt_load(ckpt, nets, gan.has_ema ? 4 : 3, NULL, &e);
-    }
+    // config (the checkpoint's, or --config; --set on top) and networks, built as the trainer builds
+    // them; eval_run keeps its own activations, so the GAN's are for one sample
+    RunLoad rl = {.ckpt = ckpt, .config_file = config_file, .sets = sets, .n_sets = n_sets, .max_batch = 1};
+    rc = runload_gan(&rl, &cfg, &gan, &meta, &random_clip, &e);
+    gan_built = !rc;
     if (!rc) rc = ds_open(&test, data, "test", &e);
     // everyone agrees before the collective parts
     int any = rc ? 1 : 0;
@@ -190,7 +133,7 @@ int cmd_eval(int argc, char **argv) {
     if (dp.rank == 0) {
         char path[1100];
         snprintf(path, sizeof path, "%s/metrics.h5", outd);
-        rc = make_dirs(outd, &e);
+        rc = fs_mkdir_p(outd, &e);
         if (!rc && !(m = metrics_open(path, &e))) rc = -1;
     }
     MPI_Bcast(&rc, 1, MPI_INT, 0, dp.world);

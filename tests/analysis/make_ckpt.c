@@ -13,6 +13,7 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/modeldims.h"
+#include "io/runload.h"
 #include "io/weights.h"
 
 static void fill_adam(ParamSet *ps, uint64_t seed) {
@@ -23,8 +24,8 @@ static void fill_adam(ParamSet *ps, uint64_t seed) {
 }
 
 static int save(const char *path, Gan *g, const Config *c, int64_t step) {
-    CkptNet nets[4] = {{"netG", &g->g.ps, 0}, {"netD", &g->dc.netd, 0}, {"netC", &g->dc.netc, 0},
-                       {"netG_ema", &g->g_ema.ps, 1}};
+    CkptNet nets[4];
+    int n_nets = runload_ckpt_nets(g, nets);
     CkptMeta meta;
     memset(&meta, 0, sizeof meta);
     meta.step = step;
@@ -35,7 +36,7 @@ static int save(const char *path, Gan *g, const Config *c, int64_t step) {
     snprintf(meta.ratlip_version, sizeof meta.ratlip_version, "test");
     ckpt_meta_set_double(&meta, "netG.num_batches_tracked", 11);
     Err e = {{0}};
-    int rc = ckpt_save(path, nets, g->has_ema ? 4 : 3, &meta, &e);
+    int rc = ckpt_save(path, nets, n_nets, &meta, &e);
     if (rc) fprintf(stderr, "make_ckpt: %s\n", e.msg);
     free(meta.config_json);
     return rc;
@@ -56,16 +57,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "make_ckpt: %s\n", e.msg);
         return 1;
     }
-    NetGDims gd;
-    NetDDims dd;
-    ClipDims cd;
-    GanHyper h;
-    modeldims_netg(&c.model, &gd);
-    modeldims_netd(&c.model, &dd);
-    modeldims_clip(&c.model, &cd);
-    modeldims_hyper(&c.train, &h);
     Gan g;
-    if (gan_build(&g, &gd, &dd, &cd, &h, 1, c.model.image_size, &e)) {
+    if (modeldims_gan_build(&g, &c, 1, c.model.image_size, &e)) {
         fprintf(stderr, "make_ckpt: %s\n", e.msg);
         return 1;
     }

@@ -6,6 +6,7 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/modeldims.h"
+#include "io/runload.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -16,28 +17,20 @@ int main(int argc, char **argv) {
     Err e;
     config_defaults(&cfg);
     if (argc > 2) cfg.train.seed = atol(argv[2]);
-    NetGDims gd;
-    NetDDims dd;
-    ClipDims cd;
-    GanHyper h;
-    modeldims_netg(&cfg.model, &gd);
-    modeldims_netd(&cfg.model, &dd);
-    modeldims_clip(&cfg.model, &cd);
-    modeldims_hyper(&cfg.train, &h);
     Gan gan;
-    if (gan_build(&gan, &gd, &dd, &cd, &h, 1, cfg.model.image_size, &e)) {
+    if (modeldims_gan_build(&gan, &cfg, 1, cfg.model.image_size, &e)) {
         fprintf(stderr, "make_demo_ckpt: %s\n", e.msg);
         return 1;
     }
     gan_init(&gan, (uint64_t)cfg.train.seed);
-    CkptNet nets[4] = {{"netG", &gan.g.ps, 0}, {"netD", &gan.dc.netd, 0}, {"netC", &gan.dc.netc, 0},
-                       {"netG_ema", &gan.g_ema.ps, 1}};
+    CkptNet nets[4];
+    int n_nets = runload_ckpt_nets(&gan, nets);
     CkptMeta meta = {0};
     meta.step = 5;
     meta.seed = cfg.train.seed;
     meta.config_json = config_to_json(&cfg);
     meta.world_size = 1;
-    int rc = ckpt_save(argv[1], nets, gan.has_ema ? 4 : 3, &meta, &e);
+    int rc = ckpt_save(argv[1], nets, n_nets, &meta, &e);
     if (rc) fprintf(stderr, "make_demo_ckpt: %s\n", e.msg);
     else printf("make_demo_ckpt: %s (step 5, seed %ld, %s)\n", argv[1], cfg.train.seed, gan.has_ema ? "with EMA" : "no EMA");
     free(meta.config_json);

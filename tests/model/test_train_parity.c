@@ -74,16 +74,8 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc; i++)
         if (config_set(&cfg, argv[i], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     int B = (int)tu_attr_long(ref, "/", "batch"), iters = (int)tu_attr_long(ref, "/", "iters");
-    NetGDims gd;
-    NetDDims dd;
-    ClipDims cd;
-    GanHyper h;
-    modeldims_netg(&cfg.model, &gd);
-    modeldims_netd(&cfg.model, &dd);
-    modeldims_clip(&cfg.model, &cd);
-    modeldims_hyper(&cfg.train, &h);
     Gan gan;
-    if (gan_build(&gan, &gd, &dd, &cd, &h, B, cfg.model.image_size, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    if (modeldims_gan_build(&gan, &cfg, B, cfg.model.image_size, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     load(ref, "/clip", &gan.clip.ps);
     load(ref, "/init/netG", &gan.g.ps);
     load(ref, "/init/netD", &gan.dc.netd);
