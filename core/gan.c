@@ -225,8 +225,11 @@ void gan_g_update(Gan *gan) {
     ParamSet *ps = &gan->g.ps;
     adam(ps, gan->h.lr_g, &gan->h);
     if (!gan->has_ema) return;
-    // EMA of the trainable values; BatchNorm buffers are copied (StyleGAN practice)
-    real d = gan->h.ema_decay;
+    // EMA of the trainable values; BatchNorm buffers are copied (StyleGAN practice). The decay warms
+    // up as min(d, (1+t)/(10+t)) over the first G steps t (TensorFlow's num_updates rule), so the EMA
+    // tracks G from the start instead of averaging in the initial weights for ~1/(1-d) steps.
+    real t = (real)ps->adam_step;
+    real d = gan->h.ema_decay < (1 + t) / (10 + t) ? gan->h.ema_decay : (1 + t) / (10 + t);
     real *ema = gan->g_ema.ps.data;
     for (size_t i = 0; i < ps->n_trainable; i++) ema[i] = d * ema[i] + (1 - d) * ps->data[i];
     memcpy(ema + ps->n_trainable, ps->data + ps->n_trainable, (ps->total - ps->n_trainable) * sizeof(real));

@@ -22,7 +22,7 @@ typedef struct {
     real sim_weight;      // CLIP similarity weight in errG (4)
     real magp_weight;     // k (2)
     real magp_p;          // p (6)
-    real ema_decay;       // 0: no EMA copy
+    real ema_decay;       // 0: no EMA copy; warms up as min(ema_decay, (1+t)/(10+t)) at G step t
 } GanHyper;
 
 typedef struct {

@@ -59,7 +59,7 @@ NetC(NetD(taps_real), s_mis) with s_mis = cat(s[1:], s[:1]), NetC(NetD(CLIP(fake
 errD = real + (fake + mis)/2 + MA-GP; Adam on NetD+NetC. G step with the updated D:
 errG = -mean NetC(NetD(taps_fake), s) - sim_weight*mean cos(emb_fake, s) (eps 1e-8); Adam on the
 trainable netG params; EMA (initialised as a copy of the initial weights) after each G step:
-ema = d*ema + (1-d)*p, BN buffers copied. Adam is torch.optim.Adam (foreach off):
+ema = d*ema + (1-d)*p with d = min(ema_decay, (1+t)/(10+t)) at G step t (warm-up), BN buffers copied. Adam is torch.optim.Adam (foreach off):
 m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 BatchNorm: momentum 0.1, running_var uses the unbiased batch variance; eps 1e-5.
 
@@ -658,9 +658,9 @@ def train(model, inputs, tr):
                             eps=tr["adam_eps"], foreach=False)
     ema = OrderedDict((k, v.detach().clone()) for k, v in netG.state_dict().items() if not k.startswith("mapping.CLIP_ViT."))
     train_keys = {k for k, _ in trainable(netG)}
-    d = tr["ema_decay"]
     logs = []
-    for real, s, z in inputs:
+    for t, (real, s, z) in enumerate(inputs, start=1):
+        d = min(tr["ema_decay"], (1.0 + t) / (10.0 + t))   # EMA warm-up (TensorFlow's num_updates rule)
         s = s.clone().requires_grad_()
         L = d_step_losses(model, real, s, z, tr)
         optD.zero_grad(set_to_none=True)
