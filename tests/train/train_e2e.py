@@ -5,6 +5,8 @@
     train_e2e.py RATLIP WORKDIR preempt   2 ranks: SIGUSR1 mid-run -> exit 3, status "preempted"; --resume auto
                                           finishes with the same bytes as an uninterrupted run
     train_e2e.py RATLIP WORKDIR equiv     1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration
+    train_e2e.py RATLIP WORKDIR reshape   2 ranks for 2 steps, then --resume auto on 1 rank: continues at step 2,
+                                          says the global batch changed, finishes
     train_e2e.py RATLIP WORKDIR kill      kill -9 one of 2 ranks mid-run: the job ends within the deadline with a
                                           non-zero status naming the rank; --resume auto continues and finishes
 Every check asserts; the script exits non-zero on the first failure.
@@ -198,5 +200,16 @@ def case_kill():
         fail("status after resume: %r" % status(d))
 
 
-{"resume": case_resume, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
+def case_reshape():
+    data = dataset("data")
+    d = os.path.join(WORK, "reshape")
+    run(["train", "--data", data, "--run-dir", d, "--steps", "2"] + FAST, ranks=2)
+    p = run(["train", "--data", data, "--run-dir", d, "--steps", "4", "--resume", "auto"] + FAST, ranks=1)
+    if "checkpoint from 2 ranks, now 1" not in p.stdout:
+        fail("resuming on another rank count was not reported")
+    if status(d) != "finished" or tensors(os.path.join(d, "ckpt-00000004.h5"))["@step"] != 4:
+        fail("the resumed 1-rank run did not finish at step 4")
+
+
+{"resume": case_resume, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
 print("ok:", CASE)
