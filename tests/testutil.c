@@ -100,3 +100,14 @@ int tu_done(const char *test) {
     printf("%s: all checks passed\n", test);
     return 0;
 }
+
+void tu_load_config(Config *cfg, const char *file, char *const *sets, int n_sets) {
+    Err e = {{0}};
+    config_defaults(cfg);
+    int rc = file ? config_load_file(cfg, file, &e) : 0;
+    for (int i = 0; i < n_sets && !rc; i++) rc = config_set(cfg, sets[i], &e);
+    if (rc) {
+        fprintf(stderr, "%s\n", e.msg);
+        exit(1);
+    }
+}

@@ -3,6 +3,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdio.h>
+#include "io/config.h"
 
 extern int tu_failures;
 
@@ -28,5 +29,8 @@ int tu_close_d(const char *what, const double *got, const double *want, size_t n
             fprintf(stderr, "\n");                                              \
         }                                                                       \
     } while (0)
+// A test's config: defaults, then file (NULL: none), then n_sets "section.key=value" overrides.
+// Prints the error and exits 1 when one fails, as the readers above do.
+void tu_load_config(Config *cfg, const char *file, char *const *sets, int n_sets);
 // Prints a summary and returns the exit status for main.
 int tu_done(const char *test);

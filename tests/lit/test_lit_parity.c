@@ -42,11 +42,7 @@ int main(int argc, char **argv) {
     double tol = atof(argv[3]);
     Config cfg;
     Err e;
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
+    tu_load_config(&cfg, argv[2], NULL, 0);
     ClipDims d;
     modeldims_clip(&cfg.model, &d);
     ClipTower tw;

@@ -5,6 +5,7 @@
 #include "core/clip.h"
 #include "core/netd.h"
 #include "io/config.h"
+#include "io/modeldims.h"
 #include "io/weights.h"
 #include "testutil.h"
 #include <math.h>
@@ -39,20 +40,11 @@ int main(int argc, char **argv) {
     const char *ref = argv[1];
     Config cfg;
     Err e;
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
-    const ModelConfig *m = &cfg.model;
-    ClipDims cd = {.image_size = m->clip_image_size, .patch = m->clip_patch, .width = m->clip_width,
-                   .layers = m->clip_layers, .heads = m->clip_heads, .embed_dim = m->clip_embed_dim,
-                   .n_taps = m->n_clip_taps, .prompt_first = m->prompt_first, .prompt_last = m->prompt_last,
-                   .remap_galip = strcmp(m->clip_remap, "galip") == 0};
-    memcpy(cd.taps, m->clip_taps, sizeof(int) * (size_t)m->n_clip_taps);
-    NetDDims dd = {.width = m->clip_width, .grid = m->clip_image_size / m->clip_patch, .n_taps = m->n_clip_taps,
-                   .d_out_ch = m->d_out_ch, .text_dim = m->text_dim, .netc_mid = m->netc_mid,
-                   .netc_k1 = m->netc_k1, .netc_k2 = m->netc_k2};
+    tu_load_config(&cfg, argv[2], NULL, 0);
+    ClipDims cd;
+    NetDDims dd;
+    modeldims_clip(&cfg.model, &cd);
+    modeldims_netd(&cfg.model, &dd);
     ClipTower tw;
     NetDC net;
     if (clip_build(&tw, &cd) || weights_load(ref, "/clip", &tw.ps, 1, &e) < 0 || netdc_build(&net, &dd, &e) ||

@@ -4,6 +4,7 @@
 // usage: test_clip_parity REF.h5 CONFIG.json
 #include "core/clip.h"
 #include "io/config.h"
+#include "io/modeldims.h"
 #include "io/weights.h"
 #include "testutil.h"
 #include <stdlib.h>
@@ -19,17 +20,9 @@ int main(int argc, char **argv) {
     const char *ref = argv[1];
     Config cfg;
     Err e;
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
-    const ModelConfig *m = &cfg.model;
-    ClipDims d = {.image_size = m->clip_image_size, .patch = m->clip_patch, .width = m->clip_width,
-                  .layers = m->clip_layers, .heads = m->clip_heads, .embed_dim = m->clip_embed_dim,
-                  .n_taps = m->n_clip_taps, .prompt_first = m->prompt_first, .prompt_last = m->prompt_last,
-                  .remap_galip = strcmp(m->clip_remap, "galip") == 0};
-    memcpy(d.taps, m->clip_taps, sizeof(int) * (size_t)m->n_clip_taps);
+    tu_load_config(&cfg, argv[2], NULL, 0);
+    ClipDims d;
+    modeldims_clip(&cfg.model, &d);
     ClipTower tw;
     TU_CHECK(clip_build(&tw, &d) == 0, "clip_build");
     if (weights_load(ref, "/clip", &tw.ps, 1, &e) < 0) {

@@ -5,6 +5,7 @@
 // usage: test_netd_parity REF.h5 CONFIG.json
 #include "core/netd.h"
 #include "io/config.h"
+#include "io/modeldims.h"
 #include "io/weights.h"
 #include "testutil.h"
 #include <math.h>
@@ -60,15 +61,9 @@ int main(int argc, char **argv) {
     const char *ref = argv[1];
     Config cfg;
     Err e;
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
-    const ModelConfig *m = &cfg.model;
-    NetDDims d = {.width = m->clip_width, .grid = m->clip_image_size / m->clip_patch, .n_taps = m->n_clip_taps,
-                  .d_out_ch = m->d_out_ch, .text_dim = m->text_dim, .netc_mid = m->netc_mid,
-                  .netc_k1 = m->netc_k1, .netc_k2 = m->netc_k2};
+    tu_load_config(&cfg, argv[2], NULL, 0);
+    NetDDims d;
+    modeldims_netd(&cfg.model, &d);
     NetDC net;
     if (netdc_build(&net, &d, &e) || weights_load(ref, "/init/netD", &net.netd, 1, &e) < 0 ||
         weights_load(ref, "/init/netC", &net.netc, 1, &e) < 0) {

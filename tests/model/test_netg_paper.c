@@ -5,6 +5,7 @@
 // usage: test_netg_paper PAPER.json
 #include "core/netg.h"
 #include "io/config.h"
+#include "io/modeldims.h"
 #include "testutil.h"
 #include <string.h>
 
@@ -19,12 +20,9 @@ static void expect_shape(const NetG *net, const char *name, int ndim, const int 
 }
 
 static void check_mode(const ModelConfig *m, const char *mode, size_t want_trainable, int want_tensors) {
-    NetGDims d = {.z_dim = m->z_dim, .text_dim = m->text_dim, .code_ch = m->code_ch, .code_size = m->code_size,
-                  .mblocks = m->mblocks, .mblock_mid = m->mblock_mid, .rat_batch = strcmp(mode, "batch") == 0,
-                  .rat_hidden = m->rat_hidden, .n_gblocks = m->n_gblocks, .shuffle_groups = m->shuffle_groups,
-                  .clip_width = m->clip_width, .n_prompts = m->prompt_last - m->prompt_first + 1};
-    memcpy(d.g_channels, m->g_channels, sizeof(int) * (size_t)(m->n_gblocks + 1));
-    memcpy(d.g_sizes, m->g_sizes, sizeof(int) * (size_t)m->n_gblocks);
+    NetGDims d;
+    modeldims_netg(m, &d);
+    d.rat_batch = strcmp(mode, "batch") == 0;   // both modes from the one config
     NetG net;
     Err e = {{0}};
     if (netg_build(&net, &d, &e)) {
@@ -76,9 +74,7 @@ static void check_mode(const ModelConfig *m, const char *mode, size_t want_train
 int main(int argc, char **argv) {
     if (argc < 2) return fprintf(stderr, "usage: %s PAPER.json\n", argv[0]), 2;
     Config cfg;
-    Err e = {{0}};
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[1], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    tu_load_config(&cfg, argv[1], NULL, 0);
     // batch: upstream's 552 trainable + 32 float BN buffers (num_batches_tracked is a counter);
     // sample: 12 fewer LSTMs (4 tensors each), 4 rat_cells instead of 16 rnns: 584 - 64 + 16
     check_mode(&cfg.model, "batch", 53771379, 584);

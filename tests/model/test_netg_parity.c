@@ -9,6 +9,7 @@
 #include "core/netg.h"
 #include "io/config.h"
 #include "io/h5util.h"
+#include "io/modeldims.h"
 #include "io/weights.h"
 #include "testutil.h"
 #include <stdlib.h>
@@ -39,22 +40,6 @@ static int close_real(const char *what, const real *got, size_t n_got, const cha
     return ok;
 }
 
-static void dims_from_config(NetGDims *g, ClipDims *c, const ModelConfig *m) {
-    memset(g, 0, sizeof(*g));
-    g->z_dim = m->z_dim, g->text_dim = m->text_dim, g->code_ch = m->code_ch, g->code_size = m->code_size;
-    g->mblocks = m->mblocks, g->mblock_mid = m->mblock_mid, g->rat_batch = strcmp(m->rat_mode, "batch") == 0;
-    g->rat_hidden = m->rat_hidden, g->n_gblocks = m->n_gblocks, g->shuffle_groups = m->shuffle_groups;
-    memcpy(g->g_channels, m->g_channels, sizeof(int) * (size_t)(m->n_gblocks + 1));
-    memcpy(g->g_sizes, m->g_sizes, sizeof(int) * (size_t)m->n_gblocks);
-    g->clip_width = m->clip_width, g->n_prompts = m->prompt_last - m->prompt_first + 1;
-    memset(c, 0, sizeof(*c));
-    c->image_size = m->clip_image_size, c->patch = m->clip_patch, c->width = m->clip_width;
-    c->layers = m->clip_layers, c->heads = m->clip_heads, c->embed_dim = m->clip_embed_dim;
-    c->n_taps = m->n_clip_taps, c->prompt_first = m->prompt_first, c->prompt_last = m->prompt_last;
-    c->remap_galip = strcmp(m->clip_remap, "galip") == 0;
-    memcpy(c->taps, m->clip_taps, sizeof(int) * (size_t)m->n_clip_taps);
-}
-
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s REF.h5 CONFIG.json TOL [section.key=value ...]\n", argv[0]);
@@ -63,14 +48,12 @@ int main(int argc, char **argv) {
     const char *ref = argv[1];
     Config cfg;
     Err e = {{0}};
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    tu_load_config(&cfg, argv[2], argv + 4, argc - 4);
     TOL = atof(argv[3]);
-    for (int i = 4; i < argc; i++)
-        if (config_set(&cfg, argv[i], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     NetGDims gd;
     ClipDims cd;
-    dims_from_config(&gd, &cd, &cfg.model);
+    modeldims_netg(&cfg.model, &gd);
+    modeldims_clip(&cfg.model, &cd);
     ClipTower clip;
     NetG net;
     if (clip_build(&clip, &cd) || weights_load(ref, "/clip", &clip.ps, 1, &e) < 0 || netg_build(&net, &gd, &e) ||

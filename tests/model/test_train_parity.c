@@ -69,10 +69,7 @@ int main(int argc, char **argv) {
     const char *ref = argv[1];
     Config cfg;
     Err e = {{0}};
-    config_defaults(&cfg);
-    if (config_load_file(&cfg, argv[2], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    for (int i = 3; i < argc; i++)
-        if (config_set(&cfg, argv[i], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    tu_load_config(&cfg, argv[2], argv + 3, argc - 3);
     int B = (int)tu_attr_long(ref, "/", "batch"), iters = (int)tu_attr_long(ref, "/", "iters");
     Gan gan;
     if (modeldims_gan_build(&gan, &cfg, B, cfg.model.image_size, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
