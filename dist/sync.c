@@ -65,38 +65,44 @@ static int gather_u64(uint64_t v, uint64_t **out, const char *what, Err *e) {
     return 0;
 }
 
-// Comma list of ranks whose value differs from rank 0's; returns how many.
-static int differing_ranks(const uint64_t *v, int size, char *buf, size_t len) {
-    int n = 0;
+// Every rank's v compared with rank 0's: all[size] (caller frees), the comma list of the ranks that
+// differ and how many they are, and this rank (for the error message).
+typedef struct {
+    uint64_t *all;
+    int size, rank, n_differ;
+    char ranks[512];
+} Agreement;
+
+static int agree_u64(uint64_t v, const char *what, Agreement *a, Err *e) {
+    memset(a, 0, sizeof *a);
+    if (gather_u64(v, &a->all, what, e) != 0) return -1;
+    a->size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &a->size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &a->rank);
     size_t used = 0;
-    buf[0] = '\0';
-    for (int r = 1; r < size; r++)
-        if (v[r] != v[0]) {
-            if (used < len) used += (size_t)snprintf(buf + used, len - used, "%s%d", n ? ", " : "", r);
-            n++;
+    for (int r = 1; r < a->size; r++)
+        if (a->all[r] != a->all[0]) {
+            if (used < sizeof a->ranks)
+                used += (size_t)snprintf(a->ranks + used, sizeof a->ranks - used, "%s%d", a->n_differ ? ", " : "", r);
+            a->n_differ++;
         }
-    return n;
+    return 0;
 }
 
 static int check_replicas(const ParamSet *ps, int with_buffers, const char *name, Err *e) {
-    uint64_t *all = NULL;
     char what[128];
     snprintf(what, sizeof what, "dist/sync: replica check of %s", name);
     uint64_t sum = with_buffers ? params_checksum(ps) : params_checksum_values(ps);
-    if (gather_u64(sum, &all, what, e) != 0) return -1;
-    int size = 1, rank = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    char ranks[512];
-    int n = differing_ranks(all, size, ranks, sizeof ranks);
-    int rc = 0;
+    Agreement a;
+    if (agree_u64(sum, what, &a, e) != 0) return -1;
+    int rc = 0, n = a.n_differ;
     if (n > 0)
         rc = err_set(e, "dist/sync: %s: parameters on rank%s %s differ from rank 0 (checksum %016llx vs %016llx; "
                         "seen on rank %d) (hint: replicas diverged: a rank skipped an update, a reduction was not "
                         "applied everywhere, or nondeterministic kernels)",
-                     name, n == 1 ? "" : "s", ranks, (unsigned long long)all[size > 1 ? 1 : 0],
-                     (unsigned long long)all[0], rank);
-    free(all);
+                     name, n == 1 ? "" : "s", a.ranks, (unsigned long long)a.all[a.size > 1 ? 1 : 0],
+                     (unsigned long long)a.all[0], a.rank);
+    free(a.all);
     return rc;
 }
 
@@ -109,22 +115,17 @@ int dp_check_same_string(const char *what, const char *s, Err *e) {
     size_t len = strlen(s);
     // Hash with the length folded in, so "ab"+"" and "a"+"b" style collisions need a real collision.
     uint64_t h = dp_hash_bytes(s, len) ^ ((uint64_t)len * 0x9E3779B97F4A7C15ULL);
-    uint64_t *all = NULL;
     char w[160];
     snprintf(w, sizeof w, "dist/sync: comparison of %s", what);
-    if (gather_u64(h, &all, w, e) != 0) return -1;
-    int size = 1, rank = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    char ranks[512];
-    int n = differing_ranks(all, size, ranks, sizeof ranks);
-    int rc = 0;
+    Agreement a;
+    if (agree_u64(h, w, &a, e) != 0) return -1;
+    int rc = 0, n = a.n_differ;
     if (n > 0)
         rc = err_set(e, "dist/sync: %s differs between ranks: rank%s %s see%s a different one than rank 0 (seen on "
                         "rank %d) (hint: every rank must see the same files and config: check the paths are on a "
                         "shared file system and identical)",
-                     what, n == 1 ? "" : "s", ranks, n == 1 ? "s" : "", rank);
-    free(all);
+                     what, n == 1 ? "" : "s", a.ranks, n == 1 ? "s" : "", a.rank);
+    free(a.all);
     return rc;
 }
 
