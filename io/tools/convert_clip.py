@@ -11,34 +11,13 @@ image_size, embed_dim inferred from the shapes as CLIP's build_model does (heads
 source_file, source_sha256, source_dtype.
 """
 import argparse
-import hashlib
-import os
 import re
 import sys
 
-import h5py
 import numpy as np
 import torch
 
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def load_state_dict(path):
-    try:
-        obj = torch.jit.load(path, map_location="cpu")
-    except Exception:
-        obj = torch.load(path, map_location="cpu")
-    if hasattr(obj, "state_dict"):
-        obj = obj.state_dict()
-    if not isinstance(obj, dict):
-        raise SystemExit("convert_clip.py: %s: neither a TorchScript CLIP model nor a state_dict" % path)
-    return obj
+from h5write import load_state_dict, write_weights
 
 
 def main():
@@ -46,7 +25,8 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("out")
     args = ap.parse_args()
-    sd = load_state_dict(args.checkpoint)
+    sd = load_state_dict(args.checkpoint, "convert_clip.py", "a TorchScript CLIP model nor a state_dict",
+                         torchscript=True)
     vis = {k: v for k, v in sd.items() if k.startswith("visual.") and torch.is_tensor(v)}
     if "visual.conv1.weight" not in vis or "visual.proj" not in vis:
         raise SystemExit("convert_clip.py: %s: no visual.conv1.weight / visual.proj: not a ViT CLIP checkpoint "
@@ -57,16 +37,7 @@ def main():
     attrs = dict(width=width, layers=layers, heads=width // 64, patch=patch, image_size=patch * grid,
                  embed_dim=vis["visual.proj"].shape[1])
     dtypes = sorted({str(t.dtype) for t in vis.values()})
-    tmp = args.out + ".tmp"
-    with h5py.File(tmp, "w") as f:
-        for k, t in vis.items():
-            f.create_dataset(k, data=t.detach().to(torch.float32).cpu().numpy())
-        for k, v in attrs.items():
-            f.attrs[k] = np.int32(v)
-        f.attrs["source_file"] = os.path.basename(args.checkpoint)
-        f.attrs["source_sha256"] = sha256_of(args.checkpoint)
-        f.attrs["source_dtype"] = ",".join(dtypes)
-    os.replace(tmp, args.out)
+    write_weights(args.out, args.checkpoint, vis, {k: np.int32(v) for k, v in attrs.items()}, ",".join(dtypes))
     print("convert_clip: %s -> %s: %d tensors, %s" % (args.checkpoint, args.out, len(vis),
                                                       " ".join("%s=%d" % kv for kv in attrs.items())))
 

@@ -17,30 +17,12 @@ source_dtype, bn_eps, layout "OIHW", feature "pool3", format "ratlip-inception-1
 Needs torch, numpy, h5py. Run where the checkpoint is; the result is plain HDF5.
 """
 import argparse
-import hashlib
-import os
 import sys
 
-import h5py
 import numpy as np
 import torch
 
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def load_state_dict(path):
-    obj = torch.load(path, map_location="cpu")
-    if hasattr(obj, "state_dict"):
-        obj = obj.state_dict()
-    if not isinstance(obj, dict):
-        raise SystemExit("convert_inception.py: %s: neither a state_dict nor a module" % path)
-    return obj
+from h5write import load_state_dict, write_weights
 
 
 def main():
@@ -49,7 +31,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--network", choices=["fid", "tv"])
     args = ap.parse_args()
-    sd = load_state_dict(args.checkpoint)
+    sd = load_state_dict(args.checkpoint, "convert_inception.py", "a state_dict nor a module")
     if "Mixed_7c.branch_pool.conv.weight" not in sd or "Conv2d_1a_3x3.conv.weight" not in sd:
         raise SystemExit("convert_inception.py: %s: no Conv2d_1a_3x3/Mixed_7c keys: not an Inception-v3 state_dict"
                          % args.checkpoint)
@@ -57,24 +39,12 @@ def main():
     if network is None:
         network = "fid" if "fc.weight" in sd and sd["fc.weight"].shape[0] == 1008 else "tv"
     dtypes = sorted({str(t.dtype) for t in sd.values() if torch.is_tensor(t) and t.is_floating_point()})
-    tmp = args.out + ".tmp"
-    n = 0
-    with h5py.File(tmp, "w") as f:
-        for k, t in sd.items():
-            if k.endswith("num_batches_tracked") or not torch.is_tensor(t):
-                continue
-            f.create_dataset(k, data=t.detach().to(torch.float32).cpu().numpy())
-            n += 1
-        f.attrs["network"] = "inception_" + network
-        f.attrs["source_file"] = os.path.basename(args.checkpoint)
-        f.attrs["source_sha256"] = sha256_of(args.checkpoint)
-        f.attrs["source_dtype"] = ",".join(dtypes)
-        f.attrs["bn_eps"] = np.float64(0.001)
-        f.attrs["layout"] = "OIHW"
-        f.attrs["feature"] = "pool3"
-        f.attrs["format"] = "ratlip-inception-1"
-    os.replace(tmp, args.out)
-    print("convert_inception: %s -> %s: %d tensors, network inception_%s" % (args.checkpoint, args.out, n, network))
+    tensors = {k: t for k, t in sd.items() if torch.is_tensor(t) and not k.endswith("num_batches_tracked")}
+    attrs = {"network": "inception_" + network, "bn_eps": np.float64(0.001), "layout": "OIHW", "feature": "pool3",
+             "format": "ratlip-inception-1"}
+    write_weights(args.out, args.checkpoint, tensors, attrs, ",".join(dtypes))
+    print("convert_inception: %s -> %s: %d tensors, network inception_%s" % (args.checkpoint, args.out, len(tensors),
+                                                                            network))
 
 
 if __name__ == "__main__":
