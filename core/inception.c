@@ -282,7 +282,18 @@ static void cat_parts(real *out, const Part *parts, int n, int N, size_t HW) {
     }
 }
 
-static int next_cout(const Fwd *f, int ahead) { return f->net->conv[f->ci + ahead].cout; }
+// The next convolution (cbr) of in[N,cin,H,H] into fresh block scratch [N,cout,out_hw].
+static real *conv_tmp(Fwd *f, const real *in, int H, size_t out_hw) {
+    real *y = tmp(f->a, (size_t)f->N * f->net->conv[f->ci].cout * out_hw);
+    cbr(f, y, in, H, H, NULL, NULL);
+    return y;
+}
+
+// The same, as a branch output of the block's concatenation.
+static Part conv_part(Fwd *f, const real *in, int H, size_t out_hw) {
+    int C = f->net->conv[f->ci].cout;
+    return (Part){conv_tmp(f, in, H, out_hw), C};
+}
 
 // 3x3 stride-1 pad-1 pooling of a block's pool branch: avg (count_include_pad as given) or max.
 static void pool3_s1(Fwd *f, real *out, const real *in, int C, int H, int W, int use_max, int count_pad) {
@@ -291,132 +302,94 @@ static void pool3_s1(Fwd *f, real *out, const real *in, int C, int H, int W, int
     else avgpool2d_forward(out, in, &ps);
 }
 
+// Pool branch of a stride-1 block: 3x3 pooling of in[N,Cin,H,H], then its 1x1 conv.
+static Part pool_part(Fwd *f, const real *in, int Cin, int H, int use_max, int count_pad) {
+    size_t HW = (size_t)H * H;
+    real *pl = tmp(f->a, (size_t)f->N * Cin * HW);
+    pool3_s1(f, pl, in, Cin, H, H, use_max, count_pad);
+    return conv_part(f, pl, H, HW);
+}
+
+// Pool branch of a stride-2 block: 3x3 stride-2 max pooling of in[N,Cin,H,H] → [N,Cin,out_hw].
+static Part maxpool_s2_part(Fwd *f, const real *in, int Cin, int H, size_t out_hw) {
+    real *pl = tmp(f->a, (size_t)f->N * Cin * out_hw);
+    PoolShape ps = pool_shape(f->N, Cin, H, H, 3, 3, 2, 2, 0, 0, 0);
+    maxpool2d_forward(pl, f->a->argmax, in, &ps);
+    return (Part){pl, Cin};
+}
+
+// Mixed_5b..d: [N,Cin,H,H] → [N,64+64+96+pool,H,H]
 static void block_a(Fwd *f, real *out, const real *in, int Cin, int H) {
-    size_t HW = (size_t)H * H, N = f->N;
+    size_t HW = (size_t)H * H;
     f->a->used = 0;
     Part p[4];
-    real *b1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[0] = (Part){b1, cbr(f, b1, in, H, H, NULL, NULL)};
-    real *t = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, t, in, H, H, NULL, NULL);
-    real *b5 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[1] = (Part){b5, cbr(f, b5, t, H, H, NULL, NULL)};
-    real *d1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d1, in, H, H, NULL, NULL);
-    real *d2 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d2, d1, H, H, NULL, NULL);
-    real *d3 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[2] = (Part){d3, cbr(f, d3, d2, H, H, NULL, NULL)};
-    real *pl = tmp(f->a, N * Cin * HW);
-    pool3_s1(f, pl, in, Cin, H, H, 0, f->net->variant == INCEPTION_TV);
-    real *bp = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[3] = (Part){bp, cbr(f, bp, pl, H, H, NULL, NULL)};
+    p[0] = conv_part(f, in, H, HW);                                                    // branch1x1
+    p[1] = conv_part(f, conv_tmp(f, in, H, HW), H, HW);                                // branch5x5_1, _2
+    p[2] = conv_part(f, conv_tmp(f, conv_tmp(f, in, H, HW), H, HW), H, HW);            // branch3x3dbl_1.._3
+    p[3] = pool_part(f, in, Cin, H, 0, f->net->variant == INCEPTION_TV);
     cat_parts(out, p, 4, f->N, HW);
 }
 
 // Mixed_6a: [N,Cin,H,H] → [N,384+96+Cin,OH,OH] with stride 2
 static int block_b(Fwd *f, real *out, const real *in, int Cin, int H) {
-    size_t HW = (size_t)H * H, N = f->N;
+    size_t HW = (size_t)H * H;
     int OH = (H - 3) / 2 + 1;
     size_t OHW = (size_t)OH * OH;
     f->a->used = 0;
     Part p[3];
-    real *b3 = tmp(f->a, N * next_cout(f, 0) * OHW);
-    p[0] = (Part){b3, cbr(f, b3, in, H, H, NULL, NULL)};
-    real *d1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d1, in, H, H, NULL, NULL);
-    real *d2 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d2, d1, H, H, NULL, NULL);
-    real *d3 = tmp(f->a, N * next_cout(f, 0) * OHW);
-    p[1] = (Part){d3, cbr(f, d3, d2, H, H, NULL, NULL)};
-    real *pl = tmp(f->a, N * Cin * OHW);
-    PoolShape ps = pool_shape(f->N, Cin, H, H, 3, 3, 2, 2, 0, 0, 0);
-    maxpool2d_forward(pl, f->a->argmax, in, &ps);
-    p[2] = (Part){pl, Cin};
+    p[0] = conv_part(f, in, H, OHW);                                                   // branch3x3
+    p[1] = conv_part(f, conv_tmp(f, conv_tmp(f, in, H, HW), H, HW), H, OHW);           // branch3x3dbl_1.._3
+    p[2] = maxpool_s2_part(f, in, Cin, H, OHW);
     cat_parts(out, p, 3, f->N, OHW);
     return OH;
 }
 
+// Mixed_6b..e: [N,768,H,H] → [N,192·4,H,H]
 static void block_c(Fwd *f, real *out, const real *in, int Cin, int H) {
-    size_t HW = (size_t)H * H, N = f->N;
+    size_t HW = (size_t)H * H;
     f->a->used = 0;
     Part p[4];
-    real *b1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[0] = (Part){b1, cbr(f, b1, in, H, H, NULL, NULL)};
+    p[0] = conv_part(f, in, H, HW);
     const real *x = in;
-    real *t = NULL;
-    for (int k = 0; k < 3; k++) {   // branch7x7_1.._3
-        t = tmp(f->a, N * next_cout(f, 0) * HW);
-        cbr(f, t, x, H, H, NULL, NULL);
-        x = t;
-    }
-    p[1] = (Part){t, 192};
+    for (int k = 0; k < 3; k++) x = conv_tmp(f, x, H, HW);   // branch7x7_1.._3
+    p[1] = (Part){x, 192};
     x = in;
-    for (int k = 0; k < 5; k++) {   // branch7x7dbl_1.._5
-        t = tmp(f->a, N * next_cout(f, 0) * HW);
-        cbr(f, t, x, H, H, NULL, NULL);
-        x = t;
-    }
-    p[2] = (Part){t, 192};
-    real *pl = tmp(f->a, N * Cin * HW);
-    pool3_s1(f, pl, in, Cin, H, H, 0, f->net->variant == INCEPTION_TV);
-    real *bp = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[3] = (Part){bp, cbr(f, bp, pl, H, H, NULL, NULL)};
+    for (int k = 0; k < 5; k++) x = conv_tmp(f, x, H, HW);   // branch7x7dbl_1.._5
+    p[2] = (Part){x, 192};
+    p[3] = pool_part(f, in, Cin, H, 0, f->net->variant == INCEPTION_TV);
     cat_parts(out, p, 4, f->N, HW);
 }
 
 // Mixed_7a: [N,Cin,H,H] → [N,320+192+Cin,OH,OH], stride 2
 static int block_d(Fwd *f, real *out, const real *in, int Cin, int H) {
-    size_t HW = (size_t)H * H, N = f->N;
+    size_t HW = (size_t)H * H;
     int OH = (H - 3) / 2 + 1;
     size_t OHW = (size_t)OH * OH;
     f->a->used = 0;
     Part p[3];
-    real *t = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, t, in, H, H, NULL, NULL);
-    real *b3 = tmp(f->a, N * next_cout(f, 0) * OHW);
-    p[0] = (Part){b3, cbr(f, b3, t, H, H, NULL, NULL)};
+    p[0] = conv_part(f, conv_tmp(f, in, H, HW), H, OHW);   // branch3x3_1, _2
     const real *x = in;
-    for (int k = 0; k < 3; k++) {
-        real *u = tmp(f->a, N * next_cout(f, 0) * HW);
-        cbr(f, u, x, H, H, NULL, NULL);
-        x = u;
-    }
-    real *b7 = tmp(f->a, N * next_cout(f, 0) * OHW);
-    p[1] = (Part){b7, cbr(f, b7, x, H, H, NULL, NULL)};
-    real *pl = tmp(f->a, N * Cin * OHW);
-    PoolShape ps = pool_shape(f->N, Cin, H, H, 3, 3, 2, 2, 0, 0, 0);
-    maxpool2d_forward(pl, f->a->argmax, in, &ps);
-    p[2] = (Part){pl, Cin};
+    for (int k = 0; k < 3; k++) x = conv_tmp(f, x, H, HW);   // branch7x7x3_1.._3
+    p[1] = conv_part(f, x, H, OHW);                         // branch7x7x3_4
+    p[2] = maxpool_s2_part(f, in, Cin, H, OHW);
     cat_parts(out, p, 3, f->N, OHW);
     return OH;
 }
 
+// Mixed_7b, 7c: [N,Cin,H,H] → [N,320+384·2+384·2+192,H,H].
 // pool: 0 avg counting padding (torchvision), 1 avg without (FID E_1), 2 max (FID E_2)
 static void block_e(Fwd *f, real *out, const real *in, int Cin, int H, int pool) {
-    size_t HW = (size_t)H * H, N = f->N;
+    size_t HW = (size_t)H * H;
     f->a->used = 0;
     Part p[6];
-    real *b1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[0] = (Part){b1, cbr(f, b1, in, H, H, NULL, NULL)};
-    real *t = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, t, in, H, H, NULL, NULL);
-    real *a2 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[1] = (Part){a2, cbr(f, a2, t, H, H, NULL, NULL)};
-    real *b2 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[2] = (Part){b2, cbr(f, b2, t, H, H, NULL, NULL)};
-    real *d1 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d1, in, H, H, NULL, NULL);
-    real *d2 = tmp(f->a, N * next_cout(f, 0) * HW);
-    cbr(f, d2, d1, H, H, NULL, NULL);
-    real *a3 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[3] = (Part){a3, cbr(f, a3, d2, H, H, NULL, NULL)};
-    real *b3 = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[4] = (Part){b3, cbr(f, b3, d2, H, H, NULL, NULL)};
-    real *pl = tmp(f->a, N * Cin * HW);
-    pool3_s1(f, pl, in, Cin, H, H, pool == 2, pool == 0);
-    real *bp = tmp(f->a, N * next_cout(f, 0) * HW);
-    p[5] = (Part){bp, cbr(f, bp, pl, H, H, NULL, NULL)};
+    p[0] = conv_part(f, in, H, HW);                               // branch1x1
+    const real *t = conv_tmp(f, in, H, HW);                       // branch3x3_1
+    p[1] = conv_part(f, t, H, HW);                                // branch3x3_2a
+    p[2] = conv_part(f, t, H, HW);                                // branch3x3_2b
+    const real *d = conv_tmp(f, conv_tmp(f, in, H, HW), H, HW);   // branch3x3dbl_1, _2
+    p[3] = conv_part(f, d, H, HW);                                // branch3x3dbl_3a
+    p[4] = conv_part(f, d, H, HW);                                // branch3x3dbl_3b
+    p[5] = pool_part(f, in, Cin, H, pool == 2, pool == 0);
     cat_parts(out, p, 6, f->N, HW);
 }
 
