@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "core/clip.h"
@@ -26,6 +25,7 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/dataset.h"
+#include "io/fsutil.h"
 #include "io/h5util.h"
 #include "io/metrics.h"
 #include "io/modeldims.h"
@@ -82,19 +82,6 @@ static int agree(const ClipRun *r, int rc, Err *e) {
     if (!any) return 0;
     if (!mine) err_set(e, "rank %d: stopping because another rank failed (its message is above)", r->dp.rank);
     return -1;
-}
-
-static int make_dir(const char *dir, Err *e) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p && *p != '/') continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return err_set(e, "%s: cannot create (%s)", buf, strerror(errno));
-        *p = c;
-        if (!c) return 0;
-    }
 }
 
 static int gather(const ClipRun *r, const real *mine, real *all, int n, const char *what, Err *e) {
@@ -479,7 +466,7 @@ static int clip_train(int argc, char **argv) {
     if (a.run_dir) snprintf(r->run_dir, sizeof r->run_dir, "%s", a.run_dir);
     else snprintf(r->run_dir, sizeof r->run_dir, "%s.run", a.out);
     int status = 0;
-    if (agree(r, r->dp.rank == 0 ? make_dir(r->run_dir, &e) : 0, &e) || setup(r, &a, &e)) goto fail;
+    if (agree(r, r->dp.rank == 0 ? fs_mkdir_p(r->run_dir, &e) : 0, &e) || setup(r, &a, &e)) goto fail;
     const ClipTrainConfig *lc = &r->cfg.clip;
     int log_every = r->cfg.train.log_every;
     double t0 = now_s(), loss_sum = 0, acc_sum = 0;

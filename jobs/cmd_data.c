@@ -22,21 +22,6 @@ static double now_s(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
-
-// Parses an integer option value; prints the error and returns -1 when it is not in [lo, hi].
-static int opt_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "ratlip data %s: %s wants an integer in %ld..%ld, got '%s'\n", cmd, name, lo, hi, v ? v : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 // ------------------------------------------ synth ------------------------------------------
 
 static const char *synth_help =
@@ -53,14 +38,14 @@ static int data_synth(int argc, char **argv) {
     long size = 64, ntrain = 10000, ntest = 1000, seed = 0, shards = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (is_help(a)) { fputs(synth_help, stdout); return 0; }
+        if (jobs_is_help(a)) { fputs(synth_help, stdout); return 0; }
         int bad = 0;
         if (!strcmp(a, "--out") && v) out = v;
-        else if (!strcmp(a, "--size")) bad = opt_long("synth", a, v, 8, 4096, &size);
-        else if (!strcmp(a, "--train")) bad = opt_long("synth", a, v, 0, 100000000, &ntrain);
-        else if (!strcmp(a, "--test")) bad = opt_long("synth", a, v, 0, 100000000, &ntest);
-        else if (!strcmp(a, "--seed")) bad = opt_long("synth", a, v, 0, 0x7fffffffL, &seed);
-        else if (!strcmp(a, "--shards")) bad = opt_long("synth", a, v, 1, 99999, &shards);
+        else if (!strcmp(a, "--size")) bad = jobs_opt_long("data synth", a, v, 8, 4096, &size);
+        else if (!strcmp(a, "--train")) bad = jobs_opt_long("data synth", a, v, 0, 100000000, &ntrain);
+        else if (!strcmp(a, "--test")) bad = jobs_opt_long("data synth", a, v, 0, 100000000, &ntest);
+        else if (!strcmp(a, "--seed")) bad = jobs_opt_long("data synth", a, v, 0, 0x7fffffffL, &seed);
+        else if (!strcmp(a, "--shards")) bad = jobs_opt_long("data synth", a, v, 1, 99999, &shards);
         else { fprintf(stderr, "ratlip data synth: unknown or incomplete option '%s'\n%s", a, synth_help); return 2; }
         if (bad) return 2;
         i++;
@@ -90,7 +75,7 @@ static const char *verify_help =
 static int data_verify(int argc, char **argv) {
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(verify_help, stdout); return 0; }
+        if (jobs_is_help(argv[i])) { fputs(verify_help, stdout); return 0; }
         if (dir || argv[i][0] == '-') { fprintf(stderr, "ratlip data verify: unexpected '%s'\n%s", argv[i], verify_help); return 2; }
         dir = argv[i];
     }
@@ -312,7 +297,7 @@ static int data_import(int argc, char **argv) {
     double test_fraction = 0.1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (is_help(a)) { fputs(import_help, stdout); return 0; }
+        if (jobs_is_help(a)) { fputs(import_help, stdout); return 0; }
         int bad = 0;
         if (!v) { fprintf(stderr, "ratlip data import: option '%s' needs a value\n%s", a, import_help); return 2; }
         if (!strcmp(a, "--images")) imgdir = v;
@@ -320,9 +305,9 @@ static int data_import(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--text-emb")) embfile = v;
         else if (!strcmp(a, "--text-encoder")) encoder = v;
-        else if (!strcmp(a, "--shards")) bad = opt_long("import", a, v, 1, 99999, &shards);
-        else if (!strcmp(a, "--size")) bad = opt_long("import", a, v, 8, 4096, &size);
-        else if (!strcmp(a, "--seed")) bad = opt_long("import", a, v, 0, 0x7fffffffL, &seed);
+        else if (!strcmp(a, "--shards")) bad = jobs_opt_long("data import", a, v, 1, 99999, &shards);
+        else if (!strcmp(a, "--size")) bad = jobs_opt_long("data import", a, v, 8, 4096, &size);
+        else if (!strcmp(a, "--seed")) bad = jobs_opt_long("data import", a, v, 0, 0x7fffffffL, &seed);
         else if (!strcmp(a, "--test-fraction")) {
             char *end;
             test_fraction = strtod(v, &end);
@@ -450,7 +435,7 @@ static const char *data_help =
     "  stats    Inception (FID) reference statistics of a split (jobs/cmd_eval.c)\n";
 
 int cmd_data(int argc, char **argv) {
-    if (argc < 2 || is_help(argv[1])) {
+    if (argc < 2 || jobs_is_help(argv[1])) {
         fputs(data_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

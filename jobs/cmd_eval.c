@@ -20,20 +20,6 @@
 #include "jobs/commands.h"
 
 
-static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
-
-static int parse_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "ratlip %s: %s wants an integer in %ld..%ld, got '%s'\n", cmd, name, lo, hi, v ? v : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 // ------------------------------------------------------------------ eval
 
 static const char *eval_help =
@@ -64,7 +50,7 @@ int cmd_eval(int argc, char **argv) {
     char **sets = calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (is_help(a)) {
+        if (jobs_is_help(a)) {
             fputs(eval_help, stdout);
             free(sets);
             return 0;
@@ -77,8 +63,8 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--config")) config_file = v;
         else if (!strcmp(a, "--out")) out_dir = v;
         else if (!strcmp(a, "--set")) sets[n_sets++] = (char *)v;
-        else if (!strcmp(a, "--n")) bad = parse_long("eval", a, v, 2, 100000000, &n);
-        else if (!strcmp(a, "--threads")) bad = parse_long("eval", a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "--n")) bad = jobs_opt_long("eval", a, v, 2, 100000000, &n);
+        else if (!strcmp(a, "--threads")) bad = jobs_opt_long("eval", a, v, 1, 1024, &threads);
         else bad = 1;
         if (bad) {
             fprintf(stderr, "ratlip eval: unknown or incomplete option '%s'\n%s", a, eval_help);
@@ -179,7 +165,7 @@ int cmd_fid(int argc, char **argv) {
     const char *a = NULL, *b = NULL;
     int force = 0;
     for (int i = 1; i < argc; i++) {
-        if (is_help(argv[i])) {
+        if (jobs_is_help(argv[i])) {
             fputs(fid_help, stdout);
             return 0;
         }
@@ -256,7 +242,7 @@ int cmd_data_stats(int argc, char **argv) {
     long threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (is_help(a)) {
+        if (jobs_is_help(a)) {
             fputs(stats_help, stdout);
             return 0;
         }
@@ -274,7 +260,7 @@ int cmd_data_stats(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--weights")) weights = v;
         else if (!strcmp(a, "--config")) config_file = v;
-        else if (!strcmp(a, "--threads")) bad = parse_long("data stats", a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "--threads")) bad = jobs_opt_long("data stats", a, v, 1, 1024, &threads);
         else bad = 1;
         if (bad) {
             fprintf(stderr, "ratlip data stats: unknown or incomplete option '%s'\n%s", a, stats_help);

@@ -10,6 +10,10 @@ typedef struct {
 
 // Start-up report every command that computes prints: version, git revision, BLAS kernel, threads.
 void jobs_print_banner(const char *what);
+// jobs/options.c: "--help" or "-h"; an integer option value v in [lo, hi] (else prints
+// "ratlip CMD: NAME wants an integer in LO..HI, got 'V'" and returns -1).
+int jobs_is_help(const char *arg);
+int jobs_opt_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out);
 
 int cmd_train(int argc, char **argv);      // jobs/cmd_train.c
 int cmd_sample(int argc, char **argv);     // jobs/cmd_sample.c
