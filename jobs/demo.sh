@@ -4,14 +4,15 @@
 # two), then trains the tiny RATLIP on 2 MPI ranks for a few minutes. Everything lands in runs/demo/:
 #   data/            the synthetic dataset (HDF5 shards)
 #   clip.h5          the self-trained CLIP tower (+ clip.run/ with its metrics)
-#   ckpt-*.h5        GAN checkpoints          metrics.h5   losses (and evaluation)
+#   ckpt-*.h5        GAN checkpoints          metrics.h5   losses, and the final evaluation (CLIP score,
+#                                             FID/KID on a seeded Inception: 64 samples, indicative only)
 #   samples/*.png    sample grids (fixed noise, test captions), train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
-#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 400), RATLIP_DEMO_RANKS (2)
+#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 300), RATLIP_DEMO_RANKS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${RATLIP_DEMO_DIR:-runs/demo}
-steps=${RATLIP_DEMO_STEPS:-400}
+steps=${RATLIP_DEMO_STEPS:-300}
 ranks=${RATLIP_DEMO_RANKS:-2}
 
 tests/install-deps.sh
@@ -29,6 +30,9 @@ if ! ls "$out"/data/train-*.h5 >/dev/null 2>&1; then
   $ratlip data synth --out "$out/data" --size 64 --train 4000 --test 256 --seed 1
 fi
 $ratlip data verify "$out/data"
+# FID reference statistics of the test split (the demo's Inception is seeded: its FID/KID are only
+# comparable between runs of this demo; the CLIP score uses the CLIP trained below and means something)
+ls "$out"/data/fid-stats-test-*.h5 >/dev/null 2>&1 || $ratlip data stats "$out/data" --split test
 
 if [ ! -f "$out/clip.h5" ]; then
   echo "== demo: training a CLIP image tower on the synthetic captions (LiT)"
@@ -39,7 +43,8 @@ fi
 echo "== demo: training RATLIP (tiny) on $ranks ranks for $steps steps"
 mpirun "${mpirun_flags[@]}" $ratlip train --config jobs/configs/tiny.json --set model.clip_weights="$out/clip.h5" \
   --data "$out/data" --run-dir "$out" --steps "$steps" --threads "$threads" --resume auto \
-  --set train.sample_every=50 --set train.ckpt_every=50 --set train.log_every=10
+  --set train.sample_every=50 --set train.ckpt_every=50 --set train.log_every=10 \
+  --set train.eval_every="$steps" --set eval.n_samples=64
 
 echo "== demo: done. Sample grids: $out/samples/ (latest: $(ls "$out"/samples/*.png | tail -1))"
 echo "   try: $ratlip sample --ckpt $(ls "$out"/ckpt-*.h5 | tail -1) --caption 'a large red circle on a blue background' --out $out/try"
