@@ -291,7 +291,7 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
         snprintf(path, sizeof path, "%s/requeues", r->dir);
         long rq = count_lines(path);
         if (rq > 0 && strcmp(word, "preempted") != 0)
-            snprintf(r->cells[c++], 64, "%s (preempted %ldx, resumed)", word, rq);
+            snprintf(r->cells[c++], 64, "%.31s (preempted %ldx, resumed)", word, rq % 1000000);
         else
             snprintf(r->cells[c++], 64, "%s", word);
         snprintf(path, sizeof path, "%s/metrics.h5", r->dir);
