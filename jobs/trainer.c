@@ -11,6 +11,7 @@
 #include "io/fsutil.h"
 #include "io/modeldims.h"
 #include "io/png.h"
+#include "io/runload.h"
 #include "io/weights.h"
 #include "jobs/commands.h"
 
@@ -64,15 +65,6 @@ static void on_grad_ready(void *ctx, int idx) {
     dp_grads_mark_ready((DpGrads *)ctx, idx, &ignored);
 }
 
-static int nets_for_ckpt(Trainer *t, CkptNet *nets) {
-    int n = 0;
-    nets[n++] = (CkptNet){"netG", &t->gan.g.ps, 0};
-    nets[n++] = (CkptNet){"netD", &t->gan.dc.netd, 0};
-    nets[n++] = (CkptNet){"netC", &t->gan.dc.netc, 0};
-    if (t->gan.has_ema) nets[n++] = (CkptNet){"netG_ema", &t->gan.g_ema.ps, 1};
-    return n;
-}
-
 // Rank 0 resolves the config (defaults, file, --set, command-line overrides) and broadcasts it.
 static int setup_config(Trainer *t, const TrainArgs *a, Err *e) {
     int rc = 0;
@@ -117,15 +109,7 @@ static int setup_data(Trainer *t, Err *e) {
 
 static int setup_model(Trainer *t, Err *e) {
     const Config *c = &t->cfg;
-    NetGDims gd;
-    NetDDims dd;
-    ClipDims cd;
-    GanHyper h;
-    modeldims_netg(&c->model, &gd);
-    modeldims_netd(&c->model, &dd);
-    modeldims_clip(&c->model, &cd);
-    modeldims_hyper(&c->train, &h);
-    int rc = gan_build(&t->gan, &gd, &dd, &cd, &h, c->train.batch_per_rank, ds_info(t->train)->image_size, e);
+    int rc = modeldims_gan_build(&t->gan, c, c->train.batch_per_rank, ds_info(t->train)->image_size, e);
     if (!rc && c->model.clip_weights[0]) {
         rc = weights_load(c->model.clip_weights, "/", &t->gan.clip.ps, 1, e) < 0 ? -1 : 0;
     } else if (!rc) {
@@ -146,7 +130,7 @@ static int setup_model(Trainer *t, Err *e) {
 // Fresh start or resume (rank 0 loads, then everything is broadcast).
 static int setup_state(Trainer *t, const char *resume, Err *e) {
     CkptNet nets[4];
-    int n = nets_for_ckpt(t, nets);
+    int n = runload_ckpt_nets(&t->gan, nets);
     CkptMeta meta;
     memset(&meta, 0, sizeof meta);
     int64_t info[6] = {0, 0, 0, 0, 0, 0};  // found, step, reader epoch, reader cursor, bn tracked, ckpt world
@@ -392,7 +376,7 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     int rc = 0;
     if (t->dp.rank == 0) {
         CkptNet nets[4];
-        int n = nets_for_ckpt(t, nets);
+        int n = runload_ckpt_nets(&t->gan, nets);
         CkptMeta meta;
         memset(&meta, 0, sizeof meta);
         ReaderState rs = reader_state(t->reader);

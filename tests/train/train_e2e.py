@@ -13,6 +13,7 @@ Every check asserts; the script exits non-zero on the first failure.
 """
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,14 @@ def compare(a_path, b_path, tol=0.0):
     print("compared %d tensors of %s and %s: %s" % (len(a), a_path, b_path, "identical" if tol == 0 else "close"))
 
 
+def fresh(*names):
+    """Run directories of this case, emptied (a rerun must not resume from the last run's checkpoints)."""
+    dirs = [os.path.join(WORK, n) for n in names]
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return dirs if len(dirs) > 1 else dirs[0]
+
+
 def status(run_dir):
     with open(os.path.join(run_dir, "status")) as f:
         return f.read().strip()
@@ -92,7 +101,7 @@ def status(run_dir):
 
 def case_resume():
     data = dataset("data")
-    a, b = os.path.join(WORK, "resume_a"), os.path.join(WORK, "resume_b")
+    a, b = fresh("resume_a", "resume_b")
     run(["train", "--data", data, "--run-dir", a, "--steps", "4"] + FAST)
     run(["train", "--data", data, "--run-dir", b, "--steps", "2"] + FAST)
     p = run(["train", "--data", data, "--run-dir", b, "--steps", "4", "--resume", "auto"] + FAST)
@@ -107,7 +116,7 @@ def case_resume():
 
 def case_preempt():
     data = dataset("data")
-    a, b = os.path.join(WORK, "pre_a"), os.path.join(WORK, "pre_b")
+    a, b = fresh("pre_a", "pre_b")
     run(["train", "--data", data, "--run-dir", a, "--steps", "6"] + FAST)
     cmd = MPIRUN + ["-np", "2", RATLIP, "train", "--data", data, "--run-dir", b, "--steps", "6"] + FAST
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -130,7 +139,7 @@ def case_preempt():
 
 def case_equiv():
     data = dataset("data")
-    one, two = os.path.join(WORK, "eq_1x8"), os.path.join(WORK, "eq_2x4")
+    one, two = fresh("eq_1x8", "eq_2x4")
     common = ["--steps", "1", "--set", "model.sync_bn=true", "--set", "model.rat_mode=sample"] + FAST
     run(["train", "--data", data, "--run-dir", one, "--set", "train.batch_per_rank=8"] + common, ranks=1)
     run(["train", "--data", data, "--run-dir", two, "--set", "train.batch_per_rank=4"] + common, ranks=2)
@@ -170,7 +179,7 @@ def rel(x, y):
 
 def case_kill():
     data = dataset("data")
-    d = os.path.join(WORK, "kill")
+    d = fresh("kill")
     cmd = MPIRUN + ["-np", "2", RATLIP, "train", "--data", data, "--run-dir", d, "--steps", "40",
                     "--set", "train.ckpt_every=2", "--set", "dist.timeout_s=30"] + FAST
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -202,7 +211,7 @@ def case_kill():
 
 def case_reshape():
     data = dataset("data")
-    d = os.path.join(WORK, "reshape")
+    d = fresh("reshape")
     run(["train", "--data", data, "--run-dir", d, "--steps", "2"] + FAST, ranks=2)
     p = run(["train", "--data", data, "--run-dir", d, "--steps", "4", "--resume", "auto"] + FAST, ranks=1)
     if "checkpoint from 2 ranks, now 1" not in p.stdout:
