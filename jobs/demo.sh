@@ -8,11 +8,11 @@
 #                                             FID/KID on a seeded Inception: 64 samples, indicative only)
 #   samples/*.png    sample grids (fixed noise, test captions), train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
-#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 300), RATLIP_DEMO_RANKS (2)
+#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 400), RATLIP_DEMO_RANKS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${RATLIP_DEMO_DIR:-runs/demo}
-steps=${RATLIP_DEMO_STEPS:-300}
+steps=${RATLIP_DEMO_STEPS:-400}
 ranks=${RATLIP_DEMO_RANKS:-2}
 
 tests/install-deps.sh
