@@ -122,9 +122,10 @@ int cmd_train(int argc, char **argv) {
                 check(&t->gan.dc.netc, "netC", &e))
                 goto fail;
         }
-        if ((every(tc->ckpt_every, t->step) || t->step == tc->steps) && trainer_checkpoint(t, &e)) goto fail;
-        if (t->has_eval && (every(tc->eval_every, t->step) || t->step == tc->steps) && trainer_eval(t, &e))
+        int best = 0;
+        if (t->has_eval && (every(tc->eval_every, t->step) || t->step == tc->steps) && trainer_eval(t, &best, &e))
             goto fail;
+        if ((best || every(tc->ckpt_every, t->step) || t->step == tc->steps) && trainer_checkpoint(t, &e)) goto fail;
         if ((every(tc->sample_every, t->step) || (t->step == tc->steps && tc->sample_every > 0)) &&
             trainer_agree(t, trainer_samples(t, &e), &e))
             goto fail;

@@ -436,12 +436,14 @@ int trainer_samples(Trainer *t, Err *e) {
     return rc;
 }
 
-int trainer_eval(Trainer *t, Err *e) {
+int trainer_eval(Trainer *t, int *improved, Err *e) {
     EvalResult res;
+    *improved = 0;
     if (eval_run(&t->ev, &t->gan, 1, &t->cfg, t->test, t->step, t->metrics, &res, e)) return -1;
     if (!res.improved) return 0;
-    // the best checkpoint is kept by retention, whatever keep_last says
+    // the best checkpoint is kept by retention, whatever keep_last says; the caller writes it
     snprintf(t->best_ckpt, sizeof t->best_ckpt, "ckpt-%08lld.h5", (long long)t->step);
-    trainer_say(t, "eval: best FID so far (%.3f): %s kept as best\n", res.fid, t->best_ckpt);
-    return trainer_checkpoint(t, e);
+    trainer_say(t, "eval: best FID so far (%.3f): %s is kept as best\n", res.fid, t->best_ckpt);
+    *improved = 1;
+    return 0;
 }

@@ -65,8 +65,9 @@ int trainer_step(Trainer *t, Err *e);
 int trainer_checkpoint(Trainer *t, Err *e);
 // Rank 0 writes samples/step-<step>.png from fixed z and the first test captions (EMA G if any).
 int trainer_samples(Trainer *t, Err *e);
-// Evaluation (FID, KID, CLIP score; collective); an improved FID also writes a checkpoint kept as best.
-int trainer_eval(Trainer *t, Err *e);
+// Evaluation (FID, KID, CLIP score; collective). *improved: the FID is the best so far, and this step's
+// checkpoint (which the caller must then write) is kept as best by the retention.
+int trainer_eval(Trainer *t, int *improved, Err *e);
 // Rank-0 log line + metrics row (losses averaged over ranks: collective).
 int trainer_log(Trainer *t, double img_per_s, Err *e);
 // Collective: every rank passes its own status; all get -1 when any rank failed.

@@ -7,6 +7,8 @@
     train_e2e.py RATLIP WORKDIR equiv     1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration
     train_e2e.py RATLIP WORKDIR reshape   2 ranks for 2 steps, then --resume auto on 1 rank: continues at step 2,
                                           says the global batch changed, finishes
+    train_e2e.py RATLIP WORKDIR evalbest  1 rank, evaluation every step: /eval rows in metrics.h5, and the best-FID
+                                          checkpoint survives retention (keep_last 1)
     train_e2e.py RATLIP WORKDIR kill      kill -9 one of 2 ranks mid-run: the job ends within the deadline with a
                                           non-zero status naming the rank; --resume auto continues and finishes
 Every check asserts; the script exits non-zero on the first failure.
@@ -220,5 +222,26 @@ def case_reshape():
         fail("the resumed 1-rank run did not finish at step 4")
 
 
-{"resume": case_resume, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
+def case_evalbest():
+    data = dataset("data")
+    if not glob.glob(os.path.join(data, "fid-stats-test-*.h5")):
+        run(["data", "stats", data, "--split", "test"], ranks=1)
+    d = fresh("evalbest")
+    run(["train", "--data", data, "--run-dir", d, "--steps", "4", "--set", "train.eval_every=1",
+         "--set", "eval.n_samples=8", "--set", "train.ckpt_every=1", "--set", "train.keep_last=1"] + FAST, ranks=1)
+    with h5py.File(os.path.join(d, "metrics.h5"), "r") as f:
+        steps, fid = list(f["eval/step"][()]), np.asarray(f["eval/fid"][()])
+        for col in ("kid", "clip_score"):
+            if not np.all(np.isfinite(f["eval/" + col][()])):
+                fail("eval/%s is not finite" % col)
+    if steps != [1, 2, 3, 4] or not np.all(np.isfinite(fid)):
+        fail("eval rows: steps %s fid %s" % (steps, fid))
+    best = int(steps[int(np.argmin(fid))])
+    kept = sorted(os.path.basename(p) for p in glob.glob(os.path.join(d, "ckpt-*.h5")))
+    want = sorted({"ckpt-%08d.h5" % best, "ckpt-00000004.h5"})
+    if kept != want:
+        fail("checkpoints kept %s, expected %s (best FID at step %d, keep_last 1)" % (kept, want, best))
+
+
+{"resume": case_resume, "evalbest": case_evalbest, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
 print("ok:", CASE)
