@@ -13,7 +13,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train RATLIP (data-parallel under mpirun/srun); checkpoints, metrics, samples"},
     {"sample", cmd_sample, "images from a trained generator for given captions"},
     {"config", cmd_config, "print the resolved configuration (defaults, file, --set)"},
-    {"ckpt", cmd_ckpt, "inspect (info) or check (verify) a checkpoint file"},
+    {"ckpt", cmd_ckpt, "inspect (info), check (verify), compare (diff) or export (torch) checkpoints"},
     {"data", cmd_data, "make (synth), check (verify) or import a dataset of HDF5 shards"},
     {"text-embed", cmd_text_embed, "embed captions with the built-in bow text encoder"},
     {"clip", cmd_clip, "train the CLIP image tower on the dataset's captions (LiT): clip train --out CLIP.h5"},
