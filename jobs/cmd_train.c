@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "jobs/commands.h"
 #include "dist/sync.h"
 #include "jobs/trainer.h"
@@ -87,11 +86,6 @@ int cmd_train(int argc, char **argv) {
     int status = 0;
     if (trainer_setup(t, &a, &e)) goto fail;
     const TrainConfig *tc = &t->cfg.train;
-    double t_window = 0;
-    int64_t window_start = t->step;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    t_window = ts.tv_sec + 1e-9 * ts.tv_nsec;
     if (t->step == 0 && tc->sample_every > 0 && trainer_agree(t, trainer_samples(t, &e), &e)) goto fail;
     while (t->step < tc->steps) {
         // all ranks agree on a stop request before anyone leaves the loop
@@ -106,14 +100,8 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
         if (trainer_agree(t, trainer_step(t, &e), &e)) goto fail;
-        if (every(tc->log_every, t->step) || t->step == tc->steps) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            double now = ts.tv_sec + 1e-9 * ts.tv_nsec;
-            double ips = (double)(t->step - window_start) * tc->batch_per_rank * t->dp.size / (now - t_window);
-            if (trainer_agree(t, trainer_log(t, ips, &e), &e)) goto fail;
-            t_window = now;
-            window_start = t->step;
-        }
+        if ((every(tc->log_every, t->step) || t->step == tc->steps) && trainer_agree(t, trainer_log(t, &e), &e))
+            goto fail;
         if (every(t->cfg.dist.check_every, t->step)) {
             // per-rank BatchNorm statistics differ by design unless model.sync_bn
             int (*check)(const ParamSet *, const char *, Err *) =

@@ -250,7 +250,8 @@ int trainer_setup(Trainer *t, const TrainArgs *a, Err *e) {
     trainer_say(t, "train: %d rank%s x batch %d = global batch %d | steps %lld -> %ld | sync_bn %s | run dir %s\n", W,
                 W == 1 ? "" : "s", B, W * B, (long long)t->step, c->train.steps, c->model.sync_bn ? "on" : "off",
                 t->run_dir);
-    t->t_start = now_s();
+    t->t_start = t->t_window = now_s();
+    t->window_step = t->step;
     return 0;
 }
 
@@ -338,14 +339,19 @@ int trainer_step(Trainer *t, Err *e) {
     return 0;
 }
 
-int trainer_log(Trainer *t, double img_per_s, Err *e) {
+int trainer_log(Trainer *t, Err *e) {
+    double now = now_s();
+    double img_per_s = (double)(t->step - t->window_step) * t->cfg.train.batch_per_rank * t->dp.size /
+                       (now - t->t_window > 0 ? now - t->t_window : 1e-9);
+    t->t_window = now;
+    t->window_step = t->step;
     GanLosses *L = &t->last;
     double v[8] = {L->d_total, L->d_real, L->d_mis, L->d_fake, L->magp, L->g_total, L->g_adv, L->sim};
     if (t->dp.size > 1 && dp_mean_doubles(v, 8, e)) return -1;
     double gd, gg;
     gan_grad_norms(&t->gan, &gd, &gg);
     if (t->dp.rank != 0) return 0;
-    double elapsed = now_s() - t->t_start;
+    double elapsed = now - t->t_start;
     long todo = t->cfg.train.steps - t->step;
     double eta = t->step > t->start_step ? elapsed / (double)(t->step - t->start_step) * todo : 0;
     if (profiling() && prof_steps > 0) {

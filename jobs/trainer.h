@@ -37,7 +37,9 @@ typedef struct {
     int random_clip;           // the CLIP tower is seeded, not loaded
     real *z, *s_mis, *s_all;   // [B,Z], [B,T], [W·B,T]
     FILE *log;                 // run_dir/train.log (rank 0)
-    double t_start;
+    double t_start;            // when this process started training (ETA)
+    double t_window;           // start of the current logging window (images/s)
+    int64_t window_step;
     GanLosses last;            // rank-averaged losses of the last logged step
     EvalCtx ev;                // in-training evaluation (train.eval_every > 0)
     int has_eval;
@@ -68,8 +70,9 @@ int trainer_samples(Trainer *t, Err *e);
 // Evaluation (FID, KID, CLIP score; collective). *improved: the FID is the best so far, and this step's
 // checkpoint (which the caller must then write) is kept as best by the retention.
 int trainer_eval(Trainer *t, int *improved, Err *e);
-// Rank-0 log line + metrics row (losses averaged over ranks: collective).
-int trainer_log(Trainer *t, double img_per_s, Err *e);
+// Rank-0 log line + metrics row (losses averaged over ranks: collective); images/s over the steps
+// since the previous log line.
+int trainer_log(Trainer *t, Err *e);
 // Collective: every rank passes its own status; all get -1 when any rank failed.
 int trainer_agree(Trainer *t, int rc, Err *e);
 // Prints on rank 0 to stdout and train.log.
