@@ -9,6 +9,8 @@
                                           says the global batch changed, finishes
     train_e2e.py RATLIP WORKDIR evalbest  1 rank, evaluation every step: /eval rows in metrics.h5, and the best-FID
                                           checkpoint survives retention (keep_last 1)
+    train_e2e.py RATLIP WORKDIR badinput  missing dataset, embedding size that disagrees with the config, unknown
+                                          --set key: exit 1, one line naming the culprit, status "failed"
     train_e2e.py RATLIP WORKDIR kill      kill -9 one of 2 ranks mid-run: the job ends within the deadline with a
                                           non-zero status naming the rank; --resume auto continues and finishes
 Every check asserts; the script exits non-zero on the first failure.
@@ -243,5 +245,19 @@ def case_evalbest():
         fail("checkpoints kept %s, expected %s (best FID at step %d, keep_last 1)" % (kept, want, best))
 
 
-{"resume": case_resume, "evalbest": case_evalbest, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
+def case_badinput():
+    data = dataset("data")
+    d = fresh("badinput")
+    cases = [(["--data", os.path.join(WORK, "no-such-dir")], "no-such-dir"),
+             (["--data", data, "--set", "model.text_dim=256"], "model.text_dim is 256"),
+             (["--data", data, "--set", "train.lr_q=1"], "did you mean train.lr_g")]
+    for args, want in cases:
+        p = run(["train", "--run-dir", d, "--steps", "1"] + args + FAST, ranks=1, check=False)
+        if p.returncode != 1 or want not in p.stdout:
+            fail("%s: exit %d, expected 1 and %r in the output" % (args, p.returncode, want))
+    if status(d) != "failed":
+        fail("status after a failed start: %r" % status(d))
+
+
+{"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
 print("ok:", CASE)
