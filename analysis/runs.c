@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "analysis/analysis.h"
+#include "io/fs.h"
 #include "io/metrics.h"
 
 #define MAX_KEYS 64
@@ -24,25 +25,6 @@ typedef struct {
     char cells[MAX_KEYS + 16][64];
 } Run;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    size_t got;
-    while (s && (got = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *ns = realloc(s, cap *= 2);
-            if (!ns) { free(s); s = NULL; }
-            else s = ns;
-        }
-    }
-    fclose(f);
-    if (s) s[n] = 0;
-    return s;
-}
-
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -50,7 +32,7 @@ static int is_dir(const char *p) {
 
 // {"train": {"lr_g": 1e-4}} -> {"train.lr_g": 1e-4}
 static cJSON *flatten_config(const char *path) {
-    char *text = slurp(path);
+    char *text = fs_read_all(path, 0, NULL, NULL);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!root) return NULL;
@@ -115,7 +97,7 @@ static Series series(const char *metrics, const char *column, int maximize) {
 }
 
 static long count_lines(const char *path) {
-    char *s = slurp(path);
+    char *s = fs_read_all(path, 0, NULL, NULL);
     if (!s) return 0;
     long n = 0;
     for (char *p = s; *p; p++) n += *p == '\n';
@@ -127,7 +109,7 @@ static long count_lines(const char *path) {
 static int add_dir(const char *dir, Run **runs, int *n, int *cap, char keys[][128], int *n_keys, Err *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/sweep.json", dir);
-    char *text = slurp(path);
+    char *text = fs_read_all(path, 0, NULL, NULL);
     if (!text) {
         if (!is_dir(dir)) return err_set(e, "%s: not a directory (give run directories or a sweep directory)", dir);
         if (*n == *cap) {
@@ -283,7 +265,7 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
         free(steps);
         // status: the run's own word, plus how often Slurm requeued it
         snprintf(path, sizeof path, "%s/status", r->dir);
-        char *st = slurp(path);
+        char *st = fs_read_all(path, 0, NULL, NULL);
         char word[32] = "";
         if (st) sscanf(st, "%31s", word);
         free(st);

@@ -1,11 +1,12 @@
-// clip: the frozen CLIP ViT image tower (encode and mapper modes), forward and input-only backward.
+// clip: the CLIP ViT image tower (encode and mapper modes), forward and backward (input gradients;
+// weight gradients too for a trainable tower). Parameters: t->blk[b] and the stem/head PTensors,
+// declared once in clip_build_kind; activations: clip_acts_layout's slots in one core/plan.h buffer.
 // Residual stream layout is token-major [B, L, W] (L = grid² + 1, the class token first), as in
 // OpenAI's model after its permute; blocks that get a mapper prompt run on L+1 tokens.
 #include "core/clip.h"
 #include "core/kernels.h"
 #include "core/ops.h"
 #include "core/rng.h"
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,100 +16,74 @@ static const real LN_EPS = 1e-5;
 
 // ------------------------------------------------------------------ parameters
 
-static int declare(ParamSet *ps, ParamKind kind, const char *name, int ndim, int d0, int d1, int d2, int d3) {
-    int shape[4] = {d0, d1, d2, d3};
-    return params_declare(ps, name, kind, ndim, shape);
-}
+void clip_free(ClipTower *t);
 
-static real *P(const ClipTower *t, const char *name) {
-    int i = params_find(&t->ps, name);
-    if (i < 0) {   // a programming error (names are declared by clip_build), not user input
-        fprintf(stderr, "clip: parameter %s was never declared\n", name);
-        abort();
-    }
-    return params_tensor(&t->ps, i);
-}
-
-static real *PB(const ClipTower *t, int b, const char *suffix) {
-    char name[PARAM_NAME_MAX];
-    snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, suffix);
-    return P(t, name);
-}
-
-// Weight-gradient views: NULL unless this backward wants them (a->wgrad) and the tower is trainable,
-// so the input-only backward passes NULL everywhere and the ops skip the weight products.
-static real *G(const ClipTower *t, const ClipActs *a, const char *name);
-static real *GB(const ClipTower *t, const ClipActs *a, int b, const char *suffix);
-
+// OpenAI's initialisation scales (clip/model.py): embeddings width^-0.5, attention width^-0.5,
+// out/c_proj (2·layers)^-0.5·width^-0.5, c_fc (2·width)^-0.5; LayerNorms 1/0; biases 0. The patch
+// conv gets U(±1/sqrt(fan_in)). clip_init_random gives each tensor its own counter.
 static int clip_build_kind(ClipTower *t, const ClipDims *d, ParamKind kind) {
     memset(t, 0, sizeof(*t));
     t->d = *d;
     t->d.grid = d->image_size / d->patch;
     int W = d->width, G2 = t->d.grid * t->d.grid, E = d->embed_dim, P_ = d->patch;
+    t->blk = calloc(d->layers > 0 ? (size_t)d->layers : 1, sizeof(ClipBlock));
+    if (!t->blk) return -1;
+    real Wr = (real)W;
+    real attn_std = 1 / sqrt(Wr), proj_std = attn_std / sqrt(2 * (real)d->layers), fc_std = 1 / sqrt(2 * Wr);
+    real conv_bound = 1 / sqrt((real)(3 * P_ * P_));
+    ParamInit one = param_const(1), zero = param_const(0), attn = param_normal(0, attn_std);
+    ParamInit proj = param_normal(0, proj_std), fc = param_normal(0, fc_std);
     ParamSet *ps = &t->ps;
-    int r = 0;
     // state_dict order (spec/state-dict.md §4.1)
-    r |= declare(ps, kind, "visual.class_embedding", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, kind, "visual.positional_embedding", 2, G2 + 1, W, 0, 0) < 0;
-    r |= declare(ps, kind, "visual.proj", 2, W, E, 0, 0) < 0;
-    r |= declare(ps, kind, "visual.conv1.weight", 4, W, 3, P_, P_) < 0;
-    r |= declare(ps, kind, "visual.ln_pre.weight", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, kind, "visual.ln_pre.bias", 1, W, 0, 0, 0) < 0;
+    params_add(ps, &t->class_emb, kind, attn, 1, (int[]){W}, "visual.class_embedding");
+    params_add(ps, &t->pos_emb, kind, attn, 2, (int[]){G2 + 1, W}, "visual.positional_embedding");
+    params_add(ps, &t->proj, kind, attn, 2, (int[]){W, E}, "visual.proj");
+    params_add(ps, &t->conv1_w, kind, param_uniform(-conv_bound, conv_bound), 4, (int[]){W, 3, P_, P_},
+               "visual.conv1.weight");
+    params_add(ps, &t->ln_pre_w, kind, one, 1, (int[]){W}, "visual.ln_pre.weight");
+    params_add(ps, &t->ln_pre_b, kind, zero, 1, (int[]){W}, "visual.ln_pre.bias");
     for (int b = 0; b < d->layers; b++) {
-        struct { const char *s; int nd, d0, d1; } blk[] = {
-            {"attn.in_proj_weight", 2, 3 * W, W}, {"attn.in_proj_bias", 1, 3 * W, 0},
-            {"attn.out_proj.weight", 2, W, W},    {"attn.out_proj.bias", 1, W, 0},
-            {"ln_1.weight", 1, W, 0},             {"ln_1.bias", 1, W, 0},
-            {"mlp.c_fc.weight", 2, 4 * W, W},     {"mlp.c_fc.bias", 1, 4 * W, 0},
-            {"mlp.c_proj.weight", 2, W, 4 * W},   {"mlp.c_proj.bias", 1, W, 0},
-            {"ln_2.weight", 1, W, 0},             {"ln_2.bias", 1, W, 0},
+        ClipBlock *k = &t->blk[b];
+        struct { PTensor *t; const char *s; ParamInit init; int nd, d0, d1; } blk[] = {
+            {&k->in_proj_w, "attn.in_proj_weight", attn, 2, 3 * W, W},
+            {&k->in_proj_b, "attn.in_proj_bias", zero, 1, 3 * W, 0},
+            {&k->out_proj_w, "attn.out_proj.weight", proj, 2, W, W},
+            {&k->out_proj_b, "attn.out_proj.bias", zero, 1, W, 0},
+            {&k->ln1_w, "ln_1.weight", one, 1, W, 0},
+            {&k->ln1_b, "ln_1.bias", zero, 1, W, 0},
+            {&k->fc_w, "mlp.c_fc.weight", fc, 2, 4 * W, W},
+            {&k->fc_b, "mlp.c_fc.bias", zero, 1, 4 * W, 0},
+            {&k->cproj_w, "mlp.c_proj.weight", proj, 2, W, 4 * W},
+            {&k->cproj_b, "mlp.c_proj.bias", zero, 1, W, 0},
+            {&k->ln2_w, "ln_2.weight", one, 1, W, 0},
+            {&k->ln2_b, "ln_2.bias", zero, 1, W, 0},
         };
-        for (size_t k = 0; k < sizeof blk / sizeof blk[0]; k++) {
-            char name[PARAM_NAME_MAX];
-            snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, blk[k].s);
-            r |= declare(ps, kind, name, blk[k].nd, blk[k].d0, blk[k].d1, 0, 0) < 0;
-        }
+        for (size_t j = 0; j < sizeof blk / sizeof blk[0]; j++)
+            params_add(ps, blk[j].t, kind, blk[j].init, blk[j].nd, (int[]){blk[j].d0, blk[j].d1},
+                       "visual.transformer.resblocks.%d.%s", b, blk[j].s);
     }
-    r |= declare(ps, kind, "visual.ln_post.weight", 1, W, 0, 0, 0) < 0;
-    r |= declare(ps, kind, "visual.ln_post.bias", 1, W, 0, 0, 0) < 0;
-    if (r) return -1;
-    return params_finalize(ps);
+    params_add(ps, &t->ln_post_w, kind, one, 1, (int[]){W}, "visual.ln_post.weight");
+    params_add(ps, &t->ln_post_b, kind, zero, 1, (int[]){W}, "visual.ln_post.bias");
+    if (params_finalize(ps)) {
+        clip_free(t);
+        return -1;
+    }
+    return 0;
 }
 
 int clip_build(ClipTower *t, const ClipDims *d) { return clip_build_kind(t, d, PARAM_FROZEN); }
 int clip_build_trainable(ClipTower *t, const ClipDims *d) { return clip_build_kind(t, d, PARAM_TRAINABLE); }
 
-// OpenAI's initialisation scales (clip/model.py): embeddings width^-0.5, attention width^-0.5,
-// out/c_proj (2·layers)^-0.5·width^-0.5, c_fc (2·width)^-0.5; LayerNorms 1/0; biases 0. The patch
-// conv gets U(±1/sqrt(fan_in)). Each tensor has its own counter, so the order of calls is irrelevant.
 void clip_init_random(ClipTower *t, uint64_t seed) {
     RngKey key = rng_key(seed, RNG_CLIP);
-    real W = (real)t->d.width;
-    real attn_std = 1 / sqrt(W), proj_std = attn_std / sqrt(2 * (real)t->d.layers), fc_std = 1 / sqrt(2 * W);
-    for (int i = 0; i < t->ps.count; i++) {
-        const ParamSpec *s = &t->ps.specs[i];
-        real *x = params_tensor(&t->ps, i);
-        const char *n = s->name;
-        size_t len = strlen(n);
-        int is_ln_w = strstr(n, "ln_") && len > 7 && strcmp(n + len - 7, ".weight") == 0;
-        int is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
-        if (is_ln_w) {
-            for (size_t k = 0; k < s->numel; k++) x[k] = 1;
-        } else if (is_bias || strstr(n, "in_proj_bias")) {
-            memset(x, 0, s->numel * sizeof(real));
-        } else if (strstr(n, "conv1.weight")) {
-            real bound = 1 / sqrt((real)(3 * t->d.patch * t->d.patch));
-            rng_fill_uniform(x, s->numel, -bound, bound, key, (uint64_t)i);
-        } else {
-            real std = attn_std;
-            if (strstr(n, "out_proj.weight") || strstr(n, "c_proj.weight")) std = proj_std;
-            if (strstr(n, "c_fc.weight")) std = fc_std;
-            rng_fill_normal(x, s->numel, 0, std, key, (uint64_t)i);
-        }
-    }
+    for (int i = 0; i < t->ps.count; i++) params_init_tensor(&t->ps, i, key, (uint64_t)i);
 }
 
-void clip_free(ClipTower *t) { params_free(&t->ps); }
+void clip_free(ClipTower *t) {
+    params_free(&t->ps);
+    free(t->blk);
+    t->blk = NULL;
+}
 
 // ------------------------------------------------------------------ activations
 
@@ -122,6 +97,9 @@ typedef struct {
 } BlockActs;
 
 struct ClipActs {
+    Plan plan;                   // own buffer (clip_acts_new); unused when laid out in a caller's plan
+    int own_plan;
+    ClipDims d;
     int max_batch, mapper, L, Lmax, layers;
     int wgrad;                   // the running backward also accumulates weight gradients
     int B, n_run, has_emb;       // of the last forward
@@ -135,122 +113,137 @@ struct ClipActs {
     real *dimg_n;                // encode: [B,3,S,S]
 };
 
-static real *G(const ClipTower *t, const ClipActs *a, const char *name) {
-    if (!a->wgrad) return NULL;
-    return params_grad(&t->ps, params_find(&t->ps, name));
-}
-
-static real *GB(const ClipTower *t, const ClipActs *a, int b, const char *suffix) {
-    if (!a->wgrad) return NULL;
-    char name[PARAM_NAME_MAX];
-    snprintf(name, sizeof name, "visual.transformer.resblocks.%d.%s", b, suffix);
-    return G(t, a, name);
-}
+// Weight-gradient view: NULL unless this backward wants weight gradients (a->wgrad; the tower is
+// then trainable), so the input-only backward passes NULL everywhere and the ops skip those products.
+static real *wg(const ClipActs *a, PTensor t) { return a->wgrad ? t.g : NULL; }
 
 static int has_prompt(const ClipDims *d, int mapper, int b) {
     return mapper && b >= d->prompt_first && b <= d->prompt_last;
 }
 
-ClipActs *clip_acts_new(const ClipTower *t, int max_batch, int mapper_mode) {
+ClipActs *clip_acts_create(const ClipTower *t, int max_batch, int mapper_mode) {
     const ClipDims *d = &t->d;
     ClipActs *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
-    int W = d->width, B = max_batch, H = d->heads, S = d->image_size;
-    a->max_batch = B;
+    a->d = *d;
+    a->max_batch = max_batch;
     a->mapper = mapper_mode;
     a->L = d->grid * d->grid + 1;
     a->Lmax = a->L + (mapper_mode ? 1 : 0);
     a->layers = d->layers;
-    a->blk = calloc((size_t)d->layers, sizeof(BlockActs));
-    int ok = a->blk != NULL;
-    size_t nw = (size_t)B * a->Lmax * W;
-#define ALLOC(p, n) do { (p) = malloc((size_t)(n) * sizeof(real)); ok = ok && (p); } while (0)
-    for (int b = 0; ok && b < d->layers; b++) {
-        BlockActs *k = &a->blk[b];
-        k->L = a->L + has_prompt(d, mapper_mode, b);
-        size_t n = (size_t)B * k->L;
-        ALLOC(k->in, n * W); ALLOC(k->ln1, n * W); ALLOC(k->m1, n); ALLOC(k->r1, n);
-        ALLOC(k->cache, mha_cache_floats(B, k->L, W, H));
-        ALLOC(k->mid, n * W); ALLOC(k->ln2, n * W); ALLOC(k->m2, n); ALLOC(k->r2, n);
-        ALLOC(k->fc, n * 4 * W); ALLOC(k->out, n * W);
-    }
-    size_t nL = (size_t)B * a->L;
-    ALLOC(a->x0, nL * W); ALLOC(a->pre_m, nL); ALLOC(a->pre_r, nL); ALLOC(a->stream, nL * W);
-    ALLOC(a->big1, nw * 4); ALLOC(a->big2, nw * 4);
-    ALLOC(a->s1, nw); ALLOC(a->s2, nw); ALLOC(a->gS, nw); ALLOC(a->gA, nw); ALLOC(a->gB, nw);
-    if (!mapper_mode) {
-        ALLOC(a->img_n, (size_t)B * 3 * S * S); ALLOC(a->dimg_n, (size_t)B * 3 * S * S);
-        ALLOC(a->post_x, (size_t)B * W); ALLOC(a->post_y, (size_t)B * W);
-        ALLOC(a->post_m, B); ALLOC(a->post_r, B);
-    }
-#undef ALLOC
-    if (!ok) {
-        clip_acts_free(a);   // frees what was allocated (the rest is NULL)
+    a->blk = calloc(d->layers > 0 ? (size_t)d->layers : 1, sizeof(BlockActs));
+    if (!a->blk) {
+        free(a);
         return NULL;
     }
+    for (int b = 0; b < d->layers; b++) a->blk[b].L = a->L + has_prompt(d, mapper_mode, b);
+    return a;
+}
+
+void clip_acts_layout(Plan *p, ClipActs *a) {
+    const ClipDims *d = &a->d;
+    int W = d->width, B = a->max_batch, H = d->heads, S = d->image_size;
+    size_t nw = (size_t)B * a->Lmax * W;
+    for (int b = 0; b < d->layers; b++) {
+        BlockActs *k = &a->blk[b];
+        size_t n = (size_t)B * k->L;
+        k->in = plan_reals(p, PLAN_ACT, n * W);
+        k->ln1 = plan_reals(p, PLAN_ACT, n * W);
+        k->m1 = plan_reals(p, PLAN_ACT, n);
+        k->r1 = plan_reals(p, PLAN_ACT, n);
+        k->cache = plan_reals(p, PLAN_ACT, mha_cache_floats(B, k->L, W, H));
+        k->mid = plan_reals(p, PLAN_ACT, n * W);
+        k->ln2 = plan_reals(p, PLAN_ACT, n * W);
+        k->m2 = plan_reals(p, PLAN_ACT, n);
+        k->r2 = plan_reals(p, PLAN_ACT, n);
+        k->fc = plan_reals(p, PLAN_ACT, n * 4 * W);
+        k->out = plan_reals(p, PLAN_ACT, n * W);
+    }
+    size_t nL = (size_t)B * a->L;
+    a->x0 = plan_reals(p, PLAN_ACT, nL * W);
+    a->pre_m = plan_reals(p, PLAN_ACT, nL);
+    a->pre_r = plan_reals(p, PLAN_ACT, nL);
+    a->stream = plan_reals(p, PLAN_ACT, nL * W);
+    if (!a->mapper) {
+        a->img_n = plan_reals(p, PLAN_ACT, (size_t)B * 3 * S * S);
+        a->post_x = plan_reals(p, PLAN_ACT, (size_t)B * W);
+        a->post_y = plan_reals(p, PLAN_ACT, (size_t)B * W);
+        a->post_m = plan_reals(p, PLAN_ACT, (size_t)B);
+        a->post_r = plan_reals(p, PLAN_ACT, (size_t)B);
+        a->dimg_n = plan_reals(p, PLAN_GRAD, (size_t)B * 3 * S * S);
+    }
+    a->gS = plan_reals(p, PLAN_GRAD, nw);
+    a->gA = plan_reals(p, PLAN_GRAD, nw);
+    a->gB = plan_reals(p, PLAN_GRAD, nw);
+    a->big1 = plan_reals(p, PLAN_SCRATCH, nw * 4);
+    a->big2 = plan_reals(p, PLAN_SCRATCH, nw * 4);
+    a->s1 = plan_reals(p, PLAN_SCRATCH, nw);
+    a->s2 = plan_reals(p, PLAN_SCRATCH, nw);
+}
+
+static void own_layout(Plan *p, void *ctx) { clip_acts_layout(p, ctx); }
+
+ClipActs *clip_acts_new(const ClipTower *t, int max_batch, int mapper_mode) {
+    ClipActs *a = clip_acts_create(t, max_batch, mapper_mode);
+    if (!a) return NULL;
+    if (plan_build(&a->plan, own_layout, a)) {
+        clip_acts_free(a);
+        return NULL;
+    }
+    a->own_plan = 1;
     return a;
 }
 
 void clip_acts_free(ClipActs *a) {
     if (!a) return;
-    if (a->blk) {
-        for (int b = 0; b < a->layers; b++) {   // blocks not reached by a failed allocation are NULL
-            BlockActs *k = &a->blk[b];
-            free(k->in); free(k->ln1); free(k->m1); free(k->r1); free(k->cache);
-            free(k->mid); free(k->ln2); free(k->m2); free(k->r2); free(k->fc); free(k->out);
-        }
-    }
+    if (a->own_plan) plan_free(&a->plan);
     free(a->blk);
-    free(a->img_n); free(a->dimg_n); free(a->x0); free(a->pre_m); free(a->pre_r); free(a->stream);
-    free(a->post_x); free(a->post_y); free(a->post_m); free(a->post_r);
-    free(a->big1); free(a->big2); free(a->s1); free(a->s2); free(a->gS); free(a->gA); free(a->gB);
     free(a);
 }
+
+size_t clip_acts_bytes(const ClipActs *a) { return a->own_plan ? plan_bytes(&a->plan) : 0; }
 
 // ------------------------------------------------------------------ one residual block
 
 // x = x + MHA(LN1(x)); x = x + MLP(LN2(x)), on k->in [B,L,W] → k->out
 static void block_forward(const ClipTower *t, ClipActs *a, int b, int B) {
+    const ClipBlock *w = &t->blk[b];
     BlockActs *k = &a->blk[b];
     int W = t->d.width, L = k->L, N = B * L;
     size_t n = (size_t)N * W;
-    layernorm_forward(k->ln1, k->m1, k->r1, k->in, PB(t, b, "ln_1.weight"), PB(t, b, "ln_1.bias"), N, W, LN_EPS);
-    mha_forward(a->s1, k->cache, k->ln1, PB(t, b, "attn.in_proj_weight"), PB(t, b, "attn.in_proj_bias"),
-                PB(t, b, "attn.out_proj.weight"), PB(t, b, "attn.out_proj.bias"), B, L, W, t->d.heads);
+    layernorm_forward(k->ln1, k->m1, k->r1, k->in, w->ln1_w.v, w->ln1_b.v, N, W, LN_EPS);
+    mha_forward(a->s1, k->cache, k->ln1, w->in_proj_w.v, w->in_proj_b.v, w->out_proj_w.v, w->out_proj_b.v, B, L, W,
+                t->d.heads);
     for (size_t i = 0; i < n; i++) k->mid[i] = k->in[i] + a->s1[i];
-    layernorm_forward(k->ln2, k->m2, k->r2, k->mid, PB(t, b, "ln_2.weight"), PB(t, b, "ln_2.bias"), N, W, LN_EPS);
-    linear_forward(k->fc, k->ln2, PB(t, b, "mlp.c_fc.weight"), PB(t, b, "mlp.c_fc.bias"), N, W, 4 * W);
+    layernorm_forward(k->ln2, k->m2, k->r2, k->mid, w->ln2_w.v, w->ln2_b.v, N, W, LN_EPS);
+    linear_forward(k->fc, k->ln2, w->fc_w.v, w->fc_b.v, N, W, 4 * W);
     quickgelu_forward(a->big1, k->fc, n * 4);
-    linear_forward(a->s1, a->big1, PB(t, b, "mlp.c_proj.weight"), PB(t, b, "mlp.c_proj.bias"), N, 4 * W, W);
+    linear_forward(a->s1, a->big1, w->cproj_w.v, w->cproj_b.v, N, 4 * W, W);
     for (size_t i = 0; i < n; i++) k->out[i] = k->mid[i] + a->s1[i];
 }
 
 // din[B,L,W] += d(block)/d(in)^T · dout[B,L,W]; weight gradients accumulate when a->wgrad.
 static void block_backward(const ClipTower *t, ClipActs *a, int b, int B, real *din, const real *dout) {
+    const ClipBlock *w = &t->blk[b];
     BlockActs *k = &a->blk[b];
     int W = t->d.width, L = k->L, N = B * L;
     size_t n = (size_t)N * W;
     // MLP branch: out = mid + c_proj(gelu(c_fc(LN2(mid))))
     quickgelu_forward(a->big1, k->fc, n * 4);   // recomputed rather than stored (only used as `in`)
     memset(a->big2, 0, n * 4 * sizeof(real));
-    linear_backward(a->big2, GB(t, a, b, "mlp.c_proj.weight"), GB(t, a, b, "mlp.c_proj.bias"), dout, a->big1,
-                    PB(t, b, "mlp.c_proj.weight"), N, 4 * W, W);
+    linear_backward(a->big2, wg(a, w->cproj_w), wg(a, w->cproj_b), dout, a->big1, w->cproj_w.v, N, 4 * W, W);
     memset(a->big1, 0, n * 4 * sizeof(real));
     quickgelu_backward(a->big1, a->big2, k->fc, n * 4);
     memset(a->s1, 0, n * sizeof(real));
-    linear_backward(a->s1, GB(t, a, b, "mlp.c_fc.weight"), GB(t, a, b, "mlp.c_fc.bias"), a->big1, k->ln2,
-                    PB(t, b, "mlp.c_fc.weight"), N, W, 4 * W);
+    linear_backward(a->s1, wg(a, w->fc_w), wg(a, w->fc_b), a->big1, k->ln2, w->fc_w.v, N, W, 4 * W);
     memcpy(a->s2, dout, n * sizeof(real));   // d mid
-    layernorm_backward(a->s2, GB(t, a, b, "ln_2.weight"), GB(t, a, b, "ln_2.bias"), a->s1, k->mid, k->m2, k->r2,
-                       PB(t, b, "ln_2.weight"), N, W);
+    layernorm_backward(a->s2, wg(a, w->ln2_w), wg(a, w->ln2_b), a->s1, k->mid, k->m2, k->r2, w->ln2_w.v, N, W);
     // attention branch: mid = in + MHA(LN1(in))
     memset(a->s1, 0, n * sizeof(real));
-    mha_backward(a->s1, GB(t, a, b, "attn.in_proj_weight"), GB(t, a, b, "attn.in_proj_bias"),
-                 GB(t, a, b, "attn.out_proj.weight"), GB(t, a, b, "attn.out_proj.bias"), a->s2, k->ln1, k->cache, PB(t, b, "attn.in_proj_weight"),
-                 PB(t, b, "attn.out_proj.weight"), B, L, W, t->d.heads);
+    mha_backward(a->s1, wg(a, w->in_proj_w), wg(a, w->in_proj_b), wg(a, w->out_proj_w), wg(a, w->out_proj_b), a->s2,
+                 k->ln1, k->cache, w->in_proj_w.v, w->out_proj_w.v, B, L, W, t->d.heads);
     for (size_t i = 0; i < n; i++) din[i] += a->s2[i];
-    layernorm_backward(din, GB(t, a, b, "ln_1.weight"), GB(t, a, b, "ln_1.bias"), a->s1, k->in, k->m1, k->r1,
-                       PB(t, b, "ln_1.weight"), N, W);
+    layernorm_backward(din, wg(a, w->ln1_w), wg(a, w->ln1_b), a->s1, k->in, k->m1, k->r1, w->ln1_w.v, N, W);
 }
 
 // Copies the L stream tokens (src laid out with src_L tokens per sample) into block b's input and,
@@ -328,14 +321,13 @@ static void run_blocks_backward(const ClipTower *t, ClipActs *a, int B, const re
 
 // x0 [B,L,W] (tokens + positional embedding) → ln_pre → a->stream
 static void stem_ln_pre(const ClipTower *t, ClipActs *a, int B) {
-    layernorm_forward(a->stream, a->pre_m, a->pre_r, a->x0, P(t, "visual.ln_pre.weight"),
-                      P(t, "visual.ln_pre.bias"), B * a->L, t->d.width, LN_EPS);
+    layernorm_forward(a->stream, a->pre_m, a->pre_r, a->x0, t->ln_pre_w.v, t->ln_pre_b.v, B * a->L, t->d.width, LN_EPS);
 }
 
 // grid[B,W,G2] (channel-major) → x0[B,L,W] = cat(class, tokens) + pos
 static void stem_tokens(const ClipTower *t, ClipActs *a, const real *grid, int B) {
     int W = t->d.width, L = a->L, G2 = L - 1;
-    const real *cls = P(t, "visual.class_embedding"), *pos = P(t, "visual.positional_embedding");
+    const real *cls = t->class_emb.v, *pos = t->pos_emb.v;
     for (int s = 0; s < B; s++) {
         real *x = a->x0 + (size_t)s * L * W;
         for (int c = 0; c < W; c++) x[c] = cls[c] + pos[c];
@@ -352,9 +344,9 @@ static void stem_backward(const ClipTower *t, ClipActs *a, int B, real *dgrid) {
     int W = t->d.width, L = a->L, G2 = L - 1;
     size_t n = (size_t)B * L * W;
     memset(a->s1, 0, n * sizeof(real));
-    layernorm_backward(a->s1, G(t, a, "visual.ln_pre.weight"), G(t, a, "visual.ln_pre.bias"), a->gS, a->x0, a->pre_m,
-                       a->pre_r, P(t, "visual.ln_pre.weight"), B * L, W);
-    real *dcls = G(t, a, "visual.class_embedding"), *dpos = G(t, a, "visual.positional_embedding");
+    layernorm_backward(a->s1, wg(a, t->ln_pre_w), wg(a, t->ln_pre_b), a->gS, a->x0, a->pre_m, a->pre_r, t->ln_pre_w.v,
+                       B * L, W);
+    real *dcls = wg(a, t->class_emb), *dpos = wg(a, t->pos_emb);
     for (int s = 0; s < B; s++) {
         const real *x = a->s1 + (size_t)s * L * W;
         if (dcls)
@@ -404,7 +396,7 @@ void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb,
             for (size_t i = 0; i < plane; i++) y[i] = (scale * x[i] + shift - CLIP_MEAN[c]) / CLIP_STD[c];
         }
     ConvShape cs = patch_shape(d, B);
-    conv2d_forward(a->big1, a->img_n, P(t, "visual.conv1.weight"), NULL, &cs);   // [B,W,grid,grid]
+    conv2d_forward(a->big1, a->img_n, t->conv1_w.v, NULL, &cs);   // [B,W,grid,grid]
     stem_tokens(t, a, a->big1, B);
     stem_ln_pre(t, a, B);
     run_blocks(t, a, B, taps, NULL);
@@ -412,9 +404,8 @@ void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb,
     // emb = ln_post(x[:,0,:]) @ proj
     const BlockActs *k = &a->blk[d->layers - 1];
     for (int s = 0; s < B; s++) memcpy(a->post_x + (size_t)s * W, k->out + (size_t)s * k->L * W, W * sizeof(real));
-    layernorm_forward(a->post_y, a->post_m, a->post_r, a->post_x, P(t, "visual.ln_post.weight"),
-                      P(t, "visual.ln_post.bias"), B, W, LN_EPS);
-    kern_gemm(0, 0, B, d->embed_dim, W, 1, a->post_y, W, P(t, "visual.proj"), d->embed_dim, 0, emb, d->embed_dim);
+    layernorm_forward(a->post_y, a->post_m, a->post_r, a->post_x, t->ln_post_w.v, t->ln_post_b.v, B, W, LN_EPS);
+    kern_gemm(0, 0, B, d->embed_dim, W, 1, a->post_y, W, t->proj.v, d->embed_dim, 0, emb, d->embed_dim);
 }
 
 // The shared body of both encode backwards: a->wgrad says whether weight gradients accumulate.
@@ -424,12 +415,12 @@ static void encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const r
     memset(a->gS, 0, (size_t)B * L * W * sizeof(real));
     if (demb && a->has_emb) {
         // d post_y = demb @ proj^T ; then ln_post backward into the class token of the last block
-        kern_gemm(0, 1, B, W, d->embed_dim, 1, demb, d->embed_dim, P(t, "visual.proj"), d->embed_dim, 0, a->s2, W);
-        real *dproj = G(t, a, "visual.proj");   // [W,E] += post_y[B,W]^T · demb[B,E]
+        kern_gemm(0, 1, B, W, d->embed_dim, 1, demb, d->embed_dim, t->proj.v, d->embed_dim, 0, a->s2, W);
+        real *dproj = wg(a, t->proj);   // [W,E] += post_y[B,W]^T · demb[B,E]
         if (dproj) kern_gemm(1, 0, W, d->embed_dim, B, 1, a->post_y, W, demb, d->embed_dim, 1, dproj, d->embed_dim);
         memset(a->s1, 0, (size_t)B * W * sizeof(real));
-        layernorm_backward(a->s1, G(t, a, "visual.ln_post.weight"), G(t, a, "visual.ln_post.bias"), a->s2, a->post_x, a->post_m, a->post_r, P(t, "visual.ln_post.weight"),
-                           B, W);
+        layernorm_backward(a->s1, wg(a, t->ln_post_w), wg(a, t->ln_post_b), a->s2, a->post_x, a->post_m, a->post_r,
+                           t->ln_post_w.v, B, W);
         for (int s = 0; s < B; s++)
             for (int c = 0; c < W; c++) a->gS[(size_t)s * L * W + c] += a->s1[(size_t)s * W + c];
     }
@@ -437,12 +428,12 @@ static void encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const r
     size_t G2 = (size_t)(L - 1);
     memset(a->big2, 0, (size_t)B * W * G2 * sizeof(real));
     stem_backward(t, a, B, a->big2);   // d patch grid
-    real *dconv = G(t, a, "visual.conv1.weight");
+    real *dconv = wg(a, t->conv1_w);
     if (!dimg && !dconv) return;
     size_t plane = (size_t)S * S;
     memset(a->dimg_n, 0, (size_t)B * 3 * plane * sizeof(real));
     ConvShape cs = patch_shape(d, B);
-    conv2d_backward(dimg ? a->dimg_n : NULL, dconv, NULL, a->big2, a->img_n, P(t, "visual.conv1.weight"), &cs);
+    conv2d_backward(dimg ? a->dimg_n : NULL, dconv, NULL, a->big2, a->img_n, t->conv1_w.v, &cs);
     if (!dimg) return;
     real scale, shift;
     remap_coeffs(d, &scale, &shift);

@@ -5,9 +5,13 @@
 //             appended in configured blocks, returning the token grid (no ln_post / proj).
 // Weights are frozen (no parameter gradients) but gradients flow through to the inputs; only
 // `ratlip clip train` (core/lit.h) builds the tower trainable and asks for weight gradients.
-// Parameter names are the OpenAI state_dict keys `visual.*`.
+// Parameter names are the OpenAI state_dict keys `visual.*`, declared once (clip_build) into the
+// PTensor fields below (core/params.h). Activations: one core/plan.h buffer per ClipActs (or a slot
+// range of a caller's plan: NetG keeps its mapper's activations in its own buffer).
 #pragma once
+#include <stddef.h>
 #include "core/params.h"
+#include "core/plan.h"
 #include "core/real.h"
 
 #define CLIP_MAX_TAPS 8
@@ -23,16 +27,26 @@ typedef struct {
     int remap_galip;               // 1: x → 0.25x+0.75 (upstream double remap); 0: x → 0.5x+0.5
 } ClipDims;
 
+typedef struct {   // visual.transformer.resblocks.{b}
+    PTensor in_proj_w, in_proj_b, out_proj_w, out_proj_b;   // attn.*
+    PTensor ln1_w, ln1_b;
+    PTensor fc_w, fc_b, cproj_w, cproj_b;                   // mlp.c_fc, mlp.c_proj
+    PTensor ln2_w, ln2_b;
+} ClipBlock;
+
 typedef struct {
     ClipDims d;
     ParamSet ps;   // all PARAM_FROZEN (clip_build) or all PARAM_TRAINABLE (clip_build_trainable), names visual.*
+    PTensor class_emb, pos_emb, proj, conv1_w, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b;
+    ClipBlock *blk;   // [layers]
 } ClipTower;
 
 // Declares and allocates the tower's tensors. Returns 0 / -1 (allocation).
 int clip_build(ClipTower *t, const ClipDims *d);
 // Same tensors, names and order, but trainable: ps.grad and the Adam moments cover the whole tower.
 int clip_build_trainable(ClipTower *t, const ClipDims *d);
-// Seeded initialisation when no weight file is given (every report must then say "random-weight CLIP").
+// Seeded initialisation when no weight file is given (every report must then say "random-weight CLIP"):
+// OpenAI's scales (clip/model.py), declared with each tensor.
 void clip_init_random(ClipTower *t, uint64_t seed);
 void clip_free(ClipTower *t);
 
@@ -40,6 +54,12 @@ void clip_free(ClipTower *t);
 typedef struct ClipActs ClipActs;
 ClipActs *clip_acts_new(const ClipTower *t, int max_batch, int mapper_mode);
 void clip_acts_free(ClipActs *a);
+size_t clip_acts_bytes(const ClipActs *a);   // its activation buffer (0 when laid out in a caller's plan)
+// The same inside a caller's plan: clip_acts_create makes the bookkeeping (no buffers; NULL when out
+// of memory), clip_acts_layout takes its slots (call it from the caller's layout function, both
+// passes), clip_acts_free releases the bookkeeping (the caller frees its plan).
+ClipActs *clip_acts_create(const ClipTower *t, int max_batch, int mapper_mode);
+void clip_acts_layout(Plan *p, ClipActs *a);
 
 // encode: img[B,3,S,S] in [-1,1] (S = image_size; remap and CLIP normalisation happen inside)
 //   → taps[B, n_taps, width, grid, grid] (raw residual stream, tokens 1..), emb[B, embed_dim] (may be NULL).

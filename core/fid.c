@@ -38,7 +38,7 @@ void featsums_zero(FeatSums *fs) {
     memset(fs->q, 0, (size_t)fs->d * fs->d * sizeof(double));
 }
 
-void featsums_add(FeatSums *fs, const float *f, int B) {
+void featsums_add(FeatSums *fs, const real *f, int B) {
     int d = fs->d;
     double *fd = malloc((size_t)B * d * sizeof(double));
     if (!fd) abort();   // a few MB: nothing sensible to return from a statistics update
@@ -61,7 +61,7 @@ int featsums_stats(const FeatSums *fs, double *mu, double *sigma, Err *e) {
     return 0;
 }
 
-void feat_mean_cov(const float *x, long n, int d, double *mu, double *sigma) {
+void feat_mean_cov(const real *x, long n, int d, double *mu, double *sigma) {
     memset(mu, 0, (size_t)d * sizeof(double));
     for (long i = 0; i < n; i++)
         for (int j = 0; j < d; j++) mu[j] += x[(size_t)i * d + j];
@@ -224,7 +224,7 @@ static double mmd2_unbiased(const double *K, int ld, const int *ix, const int *i
     return (kxx + kyy) / ((double)m * (m - 1)) - 2.0 * kxy / ((double)m * m);
 }
 
-int kid_compute(const float *x, long nx, const float *y, long ny, int d, int m, int n_subsets, uint64_t seed,
+int kid_compute(const real *x, long nx, const real *y, long ny, int d, int m, int n_subsets, uint64_t seed,
                 double *mean, double *std, Err *e) {
     if (m > nx) m = (int)nx;
     if (m > ny) m = (int)ny;

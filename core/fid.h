@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
+#include "core/real.h"
 
 // ---- streaming sums ----
 typedef struct {
@@ -21,13 +22,13 @@ typedef struct {
 int featsums_init(FeatSums *fs, int d);          // zeroed; -1 on allocation failure
 void featsums_free(FeatSums *fs);
 void featsums_zero(FeatSums *fs);
-// Adds B feature rows f[B,d] (float). Uses kern_dgemm on a double copy of the batch.
-void featsums_add(FeatSums *fs, const float *f, int B);
+// Adds B feature rows f[B,d] (real). Uses kern_dgemm on a double copy of the batch.
+void featsums_add(FeatSums *fs, const real *f, int B);
 // mu[d] = s/n, sigma[d,d] = (Q − n μ μᵀ)/(n−1). Needs n ≥ 2.
 int featsums_stats(const FeatSums *fs, double *mu, double *sigma, Err *e);
 
-// Two-pass mean and unbiased covariance of x[n,d] (float rows), for tools and tests.
-void feat_mean_cov(const float *x, long n, int d, double *mu, double *sigma);
+// Two-pass mean and unbiased covariance of x[n,d] (real rows), for tools and tests.
+void feat_mean_cov(const real *x, long n, int d, double *mu, double *sigma);
 
 // ---- FID ----
 // R[d,d] = S^½ of a symmetric PSD S[d,d] (eigenvalues < 0 clamped). Cache it for a fixed reference set.
@@ -43,5 +44,5 @@ int fid_compute(const double *mu1, const double *S1, const double *R1, const dou
 // x[nx,d], y[ny,d] feature rows. m = subset size (clamped to min(nx, ny); m ≥ 2), n_subsets ≥ 1.
 // Subset j of each side: the first m of a Philox permutation keyed by (seed, j). When m equals both
 // nx and ny the subsets are the whole sets (order does not matter to MMD²).
-int kid_compute(const float *x, long nx, const float *y, long ny, int d, int m, int n_subsets, uint64_t seed,
+int kid_compute(const real *x, long nx, const real *y, long ny, int d, int m, int n_subsets, uint64_t seed,
                 double *mean, double *std, Err *e);

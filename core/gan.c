@@ -1,9 +1,14 @@
 #include "core/gan.h"
 #include "core/ops.h"
+#include "core/plan.h"
 #include <stdlib.h>
 #include <string.h>
 
+// The networks' activations (one plan each: CLIP real and fake, NetG with its mapper, NetD/NetC per
+// use, MA-GP), and the iteration's own arrays between them in one more plan.
 struct GanBufs {
+    Plan plan;                           // the iteration's own arrays (real_rs … dfake)
+    int B, S, ntaps, E, nfeat;
     ClipActs *clip_real, *clip_fake;
     NetGActs *gacts;
     NetDActs *d_real, *d_fake;
@@ -19,7 +24,25 @@ struct GanBufs {
     real *dfake;                         // [B,3,S,S]
 };
 
-static real *alloc(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
+static void gan_layout(Plan *p, void *ctx) {
+    GanBufs *b = ctx;
+    size_t nimg = (size_t)b->B * 3 * b->S * b->S, B = (size_t)b->B;
+    b->real_rs = plan_reals(p, PLAN_ACT, nimg);
+    b->fake = plan_reals(p, PLAN_ACT, nimg);
+    b->taps_real = plan_reals(p, PLAN_ACT, (size_t)b->ntaps);
+    b->taps_fake = plan_reals(p, PLAN_ACT, (size_t)b->ntaps);
+    b->emb_fake = plan_reals(p, PLAN_ACT, B * b->E);
+    b->feat_real = plan_reals(p, PLAN_ACT, (size_t)b->nfeat);
+    b->feat_fake = plan_reals(p, PLAN_ACT, (size_t)b->nfeat);
+    b->pred = plan_reals(p, PLAN_ACT, B);
+    b->cosv = plan_reals(p, PLAN_ACT, B);
+    b->dfake = plan_reals(p, PLAN_GRAD, nimg);
+    b->dtaps_fake = plan_reals(p, PLAN_GRAD, (size_t)b->ntaps);
+    b->demb_fake = plan_reals(p, PLAN_GRAD, B * b->E);
+    b->dfeat = plan_reals(p, PLAN_GRAD, (size_t)b->nfeat);
+    b->dpred = plan_reals(p, PLAN_GRAD, B);
+    b->dcos = plan_reals(p, PLAN_GRAD, B);
+}
 
 int gan_build(Gan *gan, const NetGDims *gd, const NetDDims *dd, const ClipDims *cd, const GanHyper *h,
               int max_batch, int real_size, Err *e) {
@@ -33,43 +56,28 @@ int gan_build(Gan *gan, const NetGDims *gd, const NetDDims *dd, const ClipDims *
     gan->has_ema = h->ema_decay > 0;
     if (gan->has_ema && netg_build(&gan->g_ema, gd, e)) return -1;
 
-    int B = max_batch, S = cd->image_size, Wd = cd->width, g = cd->image_size / cd->patch;
-    size_t ntaps = (size_t)B * cd->n_taps * Wd * g * g, nimg = (size_t)B * 3 * S * S;
-    size_t nfeat = (size_t)B * dd->d_out_ch * g * g;
+    int B = max_batch, g = cd->image_size / cd->patch;
     GanBufs *b = calloc(1, sizeof(*b));
     gan->buf = b;
     if (!b) return err_set(e, "gan: out of memory");
-    b->clip_real = clip_acts_new(&gan->clip, B, 0);
-    b->clip_fake = clip_acts_new(&gan->clip, B, 0);
+    b->B = B, b->S = cd->image_size, b->E = cd->embed_dim;
+    b->ntaps = B * cd->n_taps * cd->width * g * g, b->nfeat = B * dd->d_out_ch * g * g;
     b->gacts = netg_acts_new(&gan->g, &gan->clip, B, e);
     if (!b->gacts) return -1;
-    b->d_real = netd_acts_new(dd, B);
-    b->d_fake = netd_acts_new(dd, B);
-    b->c_real = netc_acts_new(dd, B);
-    b->c_mis = netc_acts_new(dd, B);
-    b->c_fake = netc_acts_new(dd, B);
-    b->magp = magp_new(dd, B);
-    b->real_rs = alloc(nimg);
-    b->fake = alloc(nimg);
-    b->dfake = alloc(nimg);
-    b->taps_real = alloc(ntaps);
-    b->taps_fake = alloc(ntaps);
-    b->dtaps_fake = alloc(ntaps);
-    b->emb_fake = alloc((size_t)B * cd->embed_dim);
-    b->demb_fake = alloc((size_t)B * cd->embed_dim);
-    b->feat_real = alloc(nfeat);
-    b->feat_fake = alloc(nfeat);
-    b->dfeat = alloc(nfeat);
-    b->pred = alloc(B);
-    b->dpred = alloc(B);
-    b->cosv = alloc(B);
-    b->dcos = alloc(B);
-    if (!b->clip_real || !b->clip_fake || !b->d_real || !b->d_fake || !b->c_real || !b->c_mis || !b->c_fake ||
-        !b->magp || !b->real_rs || !b->fake || !b->dfake || !b->taps_real || !b->taps_fake || !b->dtaps_fake ||
-        !b->emb_fake || !b->demb_fake || !b->feat_real || !b->feat_fake || !b->dfeat || !b->pred || !b->dpred ||
-        !b->cosv || !b->dcos)
+    if (!(b->clip_real = clip_acts_new(&gan->clip, B, 0)) || !(b->clip_fake = clip_acts_new(&gan->clip, B, 0)) ||
+        !(b->d_real = netd_acts_new(dd, B)) || !(b->d_fake = netd_acts_new(dd, B)) ||
+        !(b->c_real = netc_acts_new(dd, B)) || !(b->c_mis = netc_acts_new(dd, B)) ||
+        !(b->c_fake = netc_acts_new(dd, B)) || !(b->magp = magp_new(dd, B)) || plan_build(&b->plan, gan_layout, b))
         return err_set(e, "gan: out of memory allocating activations for batch %d", B);
     return 0;
+}
+
+size_t gan_activation_bytes(const Gan *gan) {
+    const GanBufs *b = gan->buf;
+    if (!b) return 0;
+    return plan_bytes(&b->plan) + clip_acts_bytes(b->clip_real) + clip_acts_bytes(b->clip_fake) +
+           netg_acts_bytes(b->gacts) + netd_acts_bytes(b->d_real) + netd_acts_bytes(b->d_fake) +
+           netc_acts_bytes(b->c_real) + netc_acts_bytes(b->c_mis) + netc_acts_bytes(b->c_fake) + magp_bytes(b->magp);
 }
 
 void gan_ema_reset(Gan *gan) {
@@ -96,9 +104,7 @@ void gan_free(Gan *gan) {
         netc_acts_free(b->c_mis);
         netc_acts_free(b->c_fake);
         magp_free(b->magp);
-        real *bufs[] = {b->real_rs, b->fake, b->dfake, b->taps_real, b->taps_fake, b->dtaps_fake, b->emb_fake,
-                        b->demb_fake, b->feat_real, b->feat_fake, b->dfeat, b->pred, b->dpred, b->cosv, b->dcos};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+        plan_free(&b->plan);
         free(b);
     }
     netg_free(&gan->g);

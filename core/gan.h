@@ -49,6 +49,9 @@ typedef struct {
 // (zeros) but not initialised: load a weight file into gan->clip.ps or call clip_init_random.
 int gan_build(Gan *gan, const NetGDims *gd, const NetDDims *dd, const ClipDims *cd, const GanHyper *h,
               int max_batch, int real_size, Err *e);
+// Bytes of all activation buffers of one iteration (every network's plan, core/plan.h, and the
+// iteration's own arrays): the activation memory, fixed at gan_build.
+size_t gan_activation_bytes(const Gan *gan);
 // PyTorch-default initialisation of NetG and NetD/NetC from the seed; the EMA starts as a copy.
 void gan_init(Gan *gan, uint64_t seed);
 void gan_free(Gan *gan);

@@ -2,35 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/ops.h"
+#include "core/plan.h"
 
-#define P(i) params_tensor(&net->ps, (i))
-#define PG(i) params_grad(&net->ps, (i))
-
-real *netg_take(NetgArena *ar, size_t nfloats) {
-    if (ar->n == ar->cap) {
-        int cap = ar->cap ? 2 * ar->cap : 64;
-        void **p = realloc(ar->p, (size_t)cap * sizeof(void *));
-        if (!p) {
-            ar->failed = 1;
-            return NULL;
-        }
-        ar->p = p;
-        ar->cap = cap;
-    }
-    real *x = calloc(nfloats ? nfloats : 1, sizeof(real));
-    if (!x) {
-        ar->failed = 1;
-        return NULL;
-    }
-    ar->p[ar->n++] = x;
-    return x;
-}
-
-void netg_arena_free(NetgArena *ar) {
-    for (int i = 0; i < ar->n; i++) free(ar->p[i]);
-    free(ar->p);
-    memset(ar, 0, sizeof(*ar));
-}
 
 static real sigm(real x) { return 1 / (1 + exp(-x)); }
 
@@ -39,31 +12,30 @@ static int shuffled(int oc, int C) { return oc < C / 2 ? 2 * oc : 2 * (oc - C / 
 
 // ---------------------------------------------------------------- Conv_shuffle
 
-int netg_cs_acts_alloc(NetgArena *ar, NetgCsActs *a, const NetgConvShuffle *cs, int B) {
+void netg_cs_acts_layout(Plan *p, NetgCsActs *a, const NetgConvShuffle *cs, int B) {
     size_t n = (size_t)B * cs->cout * cs->H * cs->W;
     int k = cs->cout / (2 * cs->G);
     size_t nk = (size_t)B * cs->G * k;
-    a->y = netg_take(ar, n);
-    a->a = netg_take(ar, n);
-    a->xhat = netg_take(ar, n / 2);
-    a->sg = netg_take(ar, n / 2);
-    a->out = netg_take(ar, n);
-    a->mean = netg_take(ar, cs->cout);
-    a->invstd = netg_take(ar, cs->cout);
-    a->cmean = netg_take(ar, nk);
-    a->cgate = netg_take(ar, nk);
-    a->rstd = netg_take(ar, nk);
-    a->sums = (double *)netg_take(ar, 4 * (size_t)cs->cout);   // 2·cout doubles
-    return ar->failed ? -1 : 0;
+    a->y = plan_reals(p, PLAN_ACT, n);
+    a->a = plan_reals(p, PLAN_ACT, n);
+    a->xhat = plan_reals(p, PLAN_ACT, n / 2);
+    a->sg = plan_reals(p, PLAN_ACT, n / 2);
+    a->out = plan_reals(p, PLAN_ACT, n);
+    a->mean = plan_reals(p, PLAN_ACT, (size_t)cs->cout);
+    a->invstd = plan_reals(p, PLAN_ACT, (size_t)cs->cout);
+    a->cmean = plan_reals(p, PLAN_ACT, nk);
+    a->cgate = plan_reals(p, PLAN_ACT, nk);
+    a->rstd = plan_reals(p, PLAN_ACT, nk);
+    a->sums = plan_doubles(p, PLAN_ACT, 2 * (size_t)cs->cout);
 }
 
 // ShuffleAttention forward on a->a (see spec/model.md §1.8): per (sample, group) the first k channels
 // get the channel gate σ(cw·mean + cb), the next k the spatial gate σ(sw·GN(x1) + sb); the result is
 // written straight to its channel_shuffle(2) position.
-static void sa_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, int B) {
+static void sa_forward(const NetgConvShuffle *cs, NetgCsActs *a, int B) {
     int C = cs->cout, G = cs->G, k = C / (2 * G), HW = cs->H * cs->W, Cg = C / G;
-    const real *cw = P(cs->cweight), *cb = P(cs->cbias), *sw = P(cs->sweight), *sb = P(cs->sbias);
-    const real *gw = P(cs->gn_w), *gb = P(cs->gn_b);
+    const real *cw = cs->cweight.v, *cb = cs->cbias.v, *sw = cs->sweight.v, *sb = cs->sbias.v;
+    const real *gw = cs->gn_w.v, *gb = cs->gn_b.v;
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++)
             for (int i = 0; i < k; i++) {
@@ -98,11 +70,11 @@ static void sa_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, int 
 }
 
 // da += ∂/∂a of ShuffleAttention given dout (post-shuffle gradient); parameter grads += .
-static void sa_backward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const real *dout, real *da, int B) {
+static void sa_backward(const NetgConvShuffle *cs, NetgCsActs *a, const real *dout, real *da, int B) {
     int C = cs->cout, G = cs->G, k = C / (2 * G), HW = cs->H * cs->W, Cg = C / G;
-    const real *cw = P(cs->cweight), *sw = P(cs->sweight), *gw = P(cs->gn_w), *gb = P(cs->gn_b);
-    real *dcw = PG(cs->cweight), *dcb = PG(cs->cbias), *dsw = PG(cs->sweight), *dsb = PG(cs->sbias);
-    real *dgw = PG(cs->gn_w), *dgb = PG(cs->gn_b);
+    const real *cw = cs->cweight.v, *sw = cs->sweight.v, *gw = cs->gn_w.v, *gb = cs->gn_b.v;
+    real *dcw = cs->cweight.g, *dcb = cs->cbias.g, *dsw = cs->sweight.g, *dsb = cs->sbias.g;
+    real *dgw = cs->gn_w.g, *dgb = cs->gn_b.g;
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++)
             for (int i = 0; i < k; i++) {
@@ -157,8 +129,8 @@ int netg_cs_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const r
     a->in = in;
     a->train = train;
     ConvShape sh = conv_shape(B, cs->cin, cs->H, cs->W, C, 3, 3, 1, 1, 1, 1);
-    conv2d_forward(a->y, in, P(cs->conv_w), NULL, &sh);
-    real *rm = P(cs->bn_rm), *rv = P(cs->bn_rv);
+    conv2d_forward(a->y, in, cs->conv_w.v, NULL, &sh);
+    real *rm = cs->bn_rm.v, *rv = cs->bn_rv.v;
     if (train) {
         bn2d_stats(a->sums, a->y, B, C, HW);
         double count = (double)B * HW;
@@ -171,9 +143,9 @@ int netg_cs_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const r
             a->invstd[c] = 1 / sqrt(rv[c] + net->bn_eps);
         }
     }
-    bn2d_apply(a->a, a->y, a->mean, a->invstd, P(cs->bn_w), P(cs->bn_b), B, C, HW);
+    bn2d_apply(a->a, a->y, a->mean, a->invstd, cs->bn_w.v, cs->bn_b.v, B, C, HW);
     leaky_relu_forward(a->a, a->a, n, (real)0.01);
-    sa_forward(net, cs, a, B);
+    sa_forward(cs, a, B);
     return 0;
 }
 
@@ -182,7 +154,7 @@ int netg_cs_backward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const 
     int C = cs->cout, HW = cs->H * cs->W;
     size_t n = (size_t)B * C * HW;
     memset(s0, 0, n * sizeof(real));
-    sa_backward(net, cs, a, dout, s0, B);   // s0 = d a
+    sa_backward(cs, a, dout, s0, B);   // s0 = d a
     memset(s1, 0, n * sizeof(real));
     leaky_relu_backward(s1, s0, a->a, n, (real)0.01);   // s1 = d BN out (a and BN out share signs)
     memset(s0, 0, n * sizeof(real));        // s0 = d y
@@ -190,11 +162,11 @@ int netg_cs_backward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const 
         bn2d_backward_sums(a->sums, s1, a->y, a->mean, a->invstd, B, C, HW);
         double count = (double)B * HW;
         if (net->bn_hook && net->bn_hook(net->bn_hook_ctx, a->sums, 2 * C, &count)) return -1;
-        bn2d_backward_apply(s0, PG(cs->bn_w), PG(cs->bn_b), a->sums, count, s1, a->y, a->mean, a->invstd,
-                            P(cs->bn_w), B, C, HW);
+        bn2d_backward_apply(s0, cs->bn_w.g, cs->bn_b.g, a->sums, count, s1, a->y, a->mean, a->invstd,
+                            cs->bn_w.v, B, C, HW);
     } else {   // running statistics: a per-channel affine map
-        const real *gam = P(cs->bn_w);
-        real *dgam = PG(cs->bn_w), *dbet = PG(cs->bn_b);
+        const real *gam = cs->bn_w.v;
+        real *dgam = cs->bn_w.g, *dbet = cs->bn_b.g;
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++) {
                 size_t o = ((size_t)b * C + c) * HW;
@@ -210,49 +182,48 @@ int netg_cs_backward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const 
             }
     }
     ConvShape sh = conv_shape(B, cs->cin, cs->H, cs->W, C, 3, 3, 1, 1, 1, 1);
-    conv2d_backward(din, PG(cs->conv_w), NULL, s0, a->in, P(cs->conv_w), &sh);
+    conv2d_backward(din, cs->conv_w.g, NULL, s0, a->in, cs->conv_w.v, &sh);
     return 0;
 }
 
 // ---------------------------------------------------------------- affine MLP
 
-int netg_mlp_acts_alloc(NetgArena *ar, NetgMlpActs *a, int N, int C) {
+void netg_mlp_acts_layout(Plan *p, NetgMlpActs *a, int N, int C) {
     size_t n = (size_t)N * C;
-    a->rg = netg_take(ar, n);
-    a->rb = netg_take(ar, n);
-    a->gamma = netg_take(ar, n);
-    a->beta = netg_take(ar, n);
-    a->dgamma = netg_take(ar, n);
-    a->dbeta = netg_take(ar, n);
-    a->tmp = netg_take(ar, n);
-    return ar->failed ? -1 : 0;
+    a->rg = plan_reals(p, PLAN_ACT, n);
+    a->rb = plan_reals(p, PLAN_ACT, n);
+    a->gamma = plan_reals(p, PLAN_ACT, n);
+    a->beta = plan_reals(p, PLAN_ACT, n);
+    a->dgamma = plan_reals(p, PLAN_GRAD, n);
+    a->dbeta = plan_reals(p, PLAN_GRAD, n);
+    a->tmp = plan_reals(p, PLAN_SCRATCH, n);
 }
 
-void netg_mlp_forward(const ParamSet *ps, const NetgAffineMLP *m, NetgMlpActs *a, const real *in, int N) {
+void netg_mlp_forward(const NetgAffineMLP *m, NetgMlpActs *a, const real *in, int N) {
     int C = m->C;
     size_t n = (size_t)N * C;
-    linear_forward(a->rg, in, params_tensor(ps, m->gw1), params_tensor(ps, m->gb1), N, m->in_dim, C);
+    linear_forward(a->rg, in, m->gamma1.w.v, m->gamma1.b.v, N, m->in_dim, C);
     relu_forward(a->rg, a->rg, n);
-    linear_forward(a->gamma, a->rg, params_tensor(ps, m->gw2), params_tensor(ps, m->gb2), N, C, C);
-    linear_forward(a->rb, in, params_tensor(ps, m->bw1), params_tensor(ps, m->bb1), N, m->in_dim, C);
+    linear_forward(a->gamma, a->rg, m->gamma2.w.v, m->gamma2.b.v, N, C, C);
+    linear_forward(a->rb, in, m->beta1.w.v, m->beta1.b.v, N, m->in_dim, C);
     relu_forward(a->rb, a->rb, n);
-    linear_forward(a->beta, a->rb, params_tensor(ps, m->bw2), params_tensor(ps, m->bb2), N, C, C);
+    linear_forward(a->beta, a->rb, m->beta2.w.v, m->beta2.b.v, N, C, C);
     memset(a->dgamma, 0, n * sizeof(real));
     memset(a->dbeta, 0, n * sizeof(real));
 }
 
-void netg_mlp_backward(ParamSet *ps, const NetgAffineMLP *m, NetgMlpActs *a, real *din, const real *in, int N) {
+void netg_mlp_backward(const NetgAffineMLP *m, NetgMlpActs *a, real *din, const real *in, int N) {
     int C = m->C, IN = m->in_dim;
     size_t n = (size_t)N * C;
     for (int br = 0; br < 2; br++) {
-        int w1 = br ? m->bw1 : m->gw1, b1 = br ? m->bb1 : m->gb1, w2 = br ? m->bw2 : m->gw2, b2 = br ? m->bb2 : m->gb2;
+        const NetgLinear *L1 = br ? &m->beta1 : &m->gamma1, *L2 = br ? &m->beta2 : &m->gamma2;
         const real *r = br ? a->rb : a->rg, *dout = br ? a->dbeta : a->dgamma;
         // tmp = dL/dr, then masked by r > 0 (the ReLU's output carries its mask)
         memset(a->tmp, 0, n * sizeof(real));
-        linear_backward(a->tmp, params_grad(ps, w2), params_grad(ps, b2), dout, r, params_tensor(ps, w2), N, C, C);
+        linear_backward(a->tmp, L2->w.g, L2->b.g, dout, r, L2->w.v, N, C, C);
         for (size_t i = 0; i < n; i++)
             if (!(r[i] > 0)) a->tmp[i] = 0;
-        linear_backward(din, params_grad(ps, w1), params_grad(ps, b1), a->tmp, in, params_tensor(ps, w1), N, IN, C);
+        linear_backward(din, L1->w.g, L1->b.g, a->tmp, in, L1->w.v, N, IN, C);
     }
 }
 

@@ -1,17 +1,11 @@
 // gblocks: the generator's building blocks, internal to netg.c: Conv_shuffle (conv → BatchNorm →
 // LeakyReLU(0.01) → ShuffleAttention), the affine MLPs that make γ, β, and the DFBLK modulation
-// (y = γ·x + β → LeakyReLU(0.2), twice). Shapes NCHW; parameters are indices into a ParamSet.
+// (y = γ·x + β → LeakyReLU(0.2), twice). Shapes NCHW; parameters are the PTensor fields of the layer
+// structs in netg.h; each *_acts_layout takes its slots in the NetGActs plan (core/plan.h).
 #pragma once
 #include <stddef.h>
 #include "core/netg.h"
-
-// A list of calloc'd buffers freed together (the activations of one NetGActs).
-typedef struct {
-    void **p;
-    int n, cap, failed;
-} NetgArena;
-real *netg_take(NetgArena *ar, size_t nfloats);   // zeroed; NULL (and ar->failed) on failure
-void netg_arena_free(NetgArena *ar);
+#include "core/plan.h"
 
 // ---------------------------------------------------------------- Conv_shuffle
 typedef struct {
@@ -27,7 +21,7 @@ typedef struct {
     double *sums;        // [2·cout] BN forward / backward sums
     int train;
 } NetgCsActs;
-int netg_cs_acts_alloc(NetgArena *ar, NetgCsActs *a, const NetgConvShuffle *cs, int B);
+void netg_cs_acts_layout(Plan *p, NetgCsActs *a, const NetgConvShuffle *cs, int B);
 // out = Conv_shuffle(in). Train: batch statistics through net->bn_hook, running stats updated.
 int netg_cs_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const real *in, int B, int train);
 // din += ∂/∂in; parameter grads += ; s0, s1: scratch of B·cout·HW each.
@@ -41,11 +35,11 @@ typedef struct {
     real *dgamma, *dbeta;    // [N,C] gradients arriving at γ, β (zeroed by the forward)
     real *tmp;               // [N,C] scratch
 } NetgMlpActs;
-int netg_mlp_acts_alloc(NetgArena *ar, NetgMlpActs *a, int N, int C);
+void netg_mlp_acts_layout(Plan *p, NetgMlpActs *a, int N, int C);
 // in[N,in_dim] → gamma, beta [N,C]; clears dgamma, dbeta.
-void netg_mlp_forward(const ParamSet *ps, const NetgAffineMLP *m, NetgMlpActs *a, const real *in, int N);
+void netg_mlp_forward(const NetgAffineMLP *m, NetgMlpActs *a, const real *in, int N);
 // from a->dgamma, a->dbeta: parameter grads += and din[N,in_dim] += (din may be NULL).
-void netg_mlp_backward(ParamSet *ps, const NetgAffineMLP *m, NetgMlpActs *a, real *din, const real *in, int N);
+void netg_mlp_backward(const NetgAffineMLP *m, NetgMlpActs *a, real *din, const real *in, int N);
 
 // ---------------------------------------------------------------- DFBLK modulation
 // out = LeakyReLU0.2(γ·x + β), x[B,C,HW]; γ, β are [B,C] (per_sample) or [C] (shared by the batch).
@@ -77,7 +71,8 @@ typedef struct {
 } NetgGBActs;
 
 struct NetGActs {
-    NetgArena ar;
+    Plan plan;
+    const NetG *net;         // the network the plan was laid out for
     int max_batch;
     ClipActs *clip;
     real *cond;              // [B,cond]

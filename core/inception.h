@@ -9,9 +9,11 @@
 // Images come in as generator output, [B,3,S,S] in [-1,1] (x01 = x/2 + 1/2 first).
 // Every BasicConv2d is conv (no bias) → BatchNorm(eps 0.001, running stats) → ReLU. Parameters carry
 // the state_dict names (`Mixed_5b.branch1x1.conv.weight`, `….bn.running_mean`, …; fc/AuxLogits are not
-// declared: pool3 does not need them). After loading or initialising, inception_prepare folds BN into
+// declared: pool3 does not need them), declared from one table per block type into the PTensor fields
+// of IncConv (core/params.h). After loading or initialising, inception_prepare folds BN into
 // a per-layer weight and bias (w' = w·γ/√(var+eps), b' = β − mean·γ/√(var+eps)).
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
 #include "core/params.h"
@@ -25,7 +27,7 @@ typedef enum { INCEPTION_FID = 0, INCEPTION_TV = 1 } InceptionVariant;
 
 typedef struct {
     int cin, cout, kh, kw, sh, sw, ph, pw;
-    int w, g, b, rm, rv;         // tensor indices: conv.weight, bn.weight, bn.bias, running_mean, running_var
+    PTensor w, g, b, rm, rv;     // conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var
     real *wf, *bf;               // folded weight [cout,cin,kh,kw], bias [cout]
 } IncConv;
 
@@ -49,8 +51,12 @@ void inception_init_random(Inception *net, uint64_t seed);
 int inception_prepare(Inception *net, Err *e);
 void inception_free(Inception *net);
 
+// Activations for batches of up to max_batch images: one core/plan.h buffer, sized by a walk of the
+// network without arithmetic. NULL when out of memory.
 typedef struct IncActs IncActs;
-IncActs *inception_acts_new(int max_batch);
+IncActs *inception_acts_new(const Inception *net, int max_batch);
 void inception_acts_free(IncActs *a);
-// img[B,3,S,S] in [-1,1] → feat[B,2048]. B ≤ max_batch.
+size_t inception_acts_bytes(const IncActs *a);
+// img[B,3,S,S] in [-1,1] → feat[B,2048]. B ≤ max_batch; any S up to about 1176·sqrt(max_batch) (the
+// [0,1] remap of the input planes passes through an activation buffer).
 void inception_forward(const Inception *net, IncActs *a, real *feat, const real *img, int B, int S);

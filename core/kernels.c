@@ -1,8 +1,12 @@
 #include "core/kernels.h"
+#include "core/cpu.h"
 #include "core/onednn.h"
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
 
 void kern_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                const real *B, int ldb, real beta, real *C, int ldc) {
@@ -77,6 +81,49 @@ const char *kern_backend_name(void) {
     else
         snprintf(name, sizeof name, "OpenBLAS %s (conv im2col, gemm)", openblas_get_corename());
     return name;
+}
+
+const char *kern_cpu_line(void) {
+    static char line[320];
+    CpuInfo ci;
+    cpu_detect(&ci);
+    const char *env = getenv("OPENBLAS_CORETYPE"), *sel = getenv("RATLIP_BLAS_SELECTED");
+    const char *from = !env ? "auto" : sel && !strcasecmp(sel, env) ? "selected by ratlip"
+                                                                     : "OPENBLAS_CORETYPE from the environment";
+    cpu_line(line, sizeof line, &ci, onednn_isa(), openblas_get_corename(), from);
+    return line;
+}
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double kern_sgemm_gflops(int n, double seconds) {
+    size_t nn = (size_t)n * (size_t)n;
+    float *a = malloc(3 * nn * sizeof(float));
+    if (!a || n <= 0) {
+        free(a);
+        return 0;
+    }
+    float *b = a + nn, *c = b + nn;
+    for (size_t i = 0; i < 2 * nn; i++) a[i] = (float)((int)(i % 13) - 6) * 0.125f;
+    int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);  // warm-up
+    // each product timed in this thread's CPU time (one thread: OpenBLAS computes in the caller), so
+    // the time the thread waits for a core on a loaded machine is not counted; the budget is wall time
+    double best = 1e30, start = clock_s(CLOCK_MONOTONIC);
+    for (int reps = 0; reps < 3 || (clock_s(CLOCK_MONOTONIC) - start < seconds && reps < 10000); reps++) {
+        double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double dt = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+        if (dt < best) best = dt;
+    }
+    openblas_set_num_threads(threads);
+    free(a);
+    return best > 0 ? 2.0 * (double)n * (double)n * (double)n / best * 1e-9 : 0;
 }
 
 void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,

@@ -36,6 +36,15 @@ int kern_get_threads(void);
 const char *kern_backend_name(void);
 // OpenBLAS's core name alone (e.g. "Prescott", "SkylakeX"): what jobs/main.c checks to pick a kernel.
 const char *kern_blas_corename(void);
+// The machine in one line (core/cpu.h's cpu_line): CPU model and vendor, AVX-512 / avx512_bf16 / AMX,
+// the ISA oneDNN dispatches to, the OpenBLAS core and where it came from ("auto", "selected by
+// ratlip" (jobs/main.c's RATLIP_BLAS_SELECTED), "OPENBLAS_CORETYPE from the environment"). Every
+// command's start-up banner and every bench prints it.
+const char *kern_cpu_line(void);
+// Single-thread SGEMM speed of the OpenBLAS core in use, GFLOP/s: n x n x n products, the fastest
+// (in thread CPU time) of those run in about `seconds` of wall time (at least 3). Restores the thread
+// count. 0 when out of memory.
+double kern_sgemm_gflops(int n, double seconds);
 // Environment the kernels want before the process starts (libgomp reads it when it loads, so it
 // cannot be changed from inside): OMP_WAIT_POLICY=passive for oneDNN's OpenMP threads when the user
 // has not set it. Spinning OpenMP threads are 2-3x slower than sleeping ones as soon as another

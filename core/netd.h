@@ -12,10 +12,15 @@
 // netC "joint_conv.0.weight", "joint_conv.2.weight".
 // Backward passes ACCUMULATE parameter gradients into each ParamSet's grad and input gradients into
 // the given pointers (NULL = not wanted), like core/ops.h.
+// Parameters are declared once (netdc_build) into the PTensor fields below (core/params.h); the
+// activations of each use live in one core/plan.h buffer sized at *_acts_new.
 #pragma once
+#include <stddef.h>
 #include "core/err.h"
 #include "core/params.h"
 #include "core/real.h"
+
+#define NETD_MAX_TAPS 8   // = CLIP_MAX_TAPS
 
 typedef struct {
     int width;       // W: CLIP width = channels of every tap and of the DBlocks (768 paper, 256 tiny)
@@ -28,10 +33,22 @@ typedef struct {
     int netc_k2;     // NetC second conv kernel (4): must bring the grid to 1×1
 } NetDDims;
 
+typedef struct {             // DBlocks.{i}
+    PTensor gamma, beta, conv_r0_w, conv_r2_w;
+    PTensor conv_s_w, conv_s_b;   // declared (upstream has them) but unused: fin == fout
+} NetDBlock;
+
+typedef struct {             // main
+    PTensor gamma, conv_r0_w, conv_r2_w, conv_s_w, conv_s_b;
+} NetDMain;
+
 typedef struct {
     NetDDims d;
     ParamSet netd;   // trainable, upstream NetD names
     ParamSet netc;   // trainable, upstream NetC names
+    NetDBlock blk[NETD_MAX_TAPS - 1];   // n_taps - 1 of them
+    NetDMain main;
+    PTensor joint0_w, joint2_w;   // NetC joint_conv.0.weight, joint_conv.2.weight
 } NetDC;
 
 // Declares and allocates both parameter sets (zeroed). Returns 0, or -1 with e naming the bad field.
@@ -49,6 +66,9 @@ NetDActs *netd_acts_new(const NetDDims *d, int max_batch);
 void netd_acts_free(NetDActs *a);
 NetCActs *netc_acts_new(const NetDDims *d, int max_batch);
 void netc_acts_free(NetCActs *a);
+// Bytes of each one's activation buffer (core/plan.h).
+size_t netd_acts_bytes(const NetDActs *a);
+size_t netc_acts_bytes(const NetCActs *a);
 
 // taps[B, n_taps, W, g, g] → out[B, Do, g, g]
 void netd_forward(const NetDC *n, NetDActs *a, real *out, const real *taps, int B);
@@ -74,5 +94,6 @@ void netc_backward_input(NetDC *n, NetCActs *a, real *dfeat, real *dsent, const 
 typedef struct Magp Magp;
 Magp *magp_new(const NetDDims *d, int max_batch);
 void magp_free(Magp *m);
+size_t magp_bytes(const Magp *m);   // its buffer (core/plan.h)
 double magp_forward_backward(NetDC *n, Magp *m, NetDActs *da, NetCActs *ca, int B, real k, real p, real *gtaps,
                              real *gsent);

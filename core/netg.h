@@ -14,9 +14,10 @@
 //   sample: one LSTM cell per M-block, per-sample h, c carried through the 4·mblocks affines in
 //           forward order; γ_t, β_t = MLP(h_t) per sample.
 // Parameters live in net->ps with the upstream state_dict names (frozen CLIP excluded: it is the
-// shared ClipTower). BatchNorm running_mean/var are PARAM_BUFFER tensors; upstream's int64
+// shared ClipTower), declared once by netg_build into the PTensor fields of NetG (core/params.h). BatchNorm running_mean/var are PARAM_BUFFER tensors; upstream's int64
 // num_batches_tracked (the same value for every BN) is net->bn_batches_tracked.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include "core/clip.h"
 #include "core/err.h"
@@ -46,21 +47,31 @@ typedef struct {
 // the global values. Returns 0, or -1 to abort the pass (netg_forward/backward then return -1).
 typedef int (*NetgBnHook)(void *ctx, double *sums, int n, double *count);
 
-// Index bundles of the parameters of one layer type (declaration indices into ps).
+// The parameters of each layer type: PTensor views into ps (core/params.h), filled by netg_build.
 typedef struct {               // Conv_shuffle(cin → cout) at H×W
     int cin, cout, H, W, G;
-    int conv_w, bn_w, bn_b, bn_rm, bn_rv, cweight, cbias, sweight, sbias, gn_w, gn_b;
+    PTensor conv_w;                                   // conv.weight
+    PTensor bn_w, bn_b, bn_rm, bn_rv;                 // bn.{weight, bias, running_mean, running_var}
+    PTensor cweight, cbias, sweight, sbias, gn_w, gn_b;   // se.*
 } NetgConvShuffle;
+
+typedef struct {
+    PTensor w, b;
+} NetgLinear;
 
 typedef struct {               // γ = L2γ(ReLU(L1γ·in)), β likewise; in_dim → C → C
     int in_dim, C;
-    int gw1, gb1, gw2, gb2, bw1, bb1, bw2, bb2;
+    NetgLinear gamma1, gamma2, beta1, beta2;   // fc_gamma.{l1,l2}, fc_beta.{l1,l2}
 } NetgAffineMLP;
 
+typedef struct {               // nn.LSTMCell / one-layer nn.LSTM
+    PTensor wih, whh, bih, bhh;
+} NetgLSTM;
+
 typedef struct {
-    int conv1_w, conv1_b;
-    int cell_wih, cell_whh, cell_bih, cell_bhh;   // sample mode: rat_cell
-    int rnn_wih[4], rnn_whh[4], rnn_bih[4], rnn_bhh[4];   // batch mode: per affine (fuse1.a0, a1, fuse2.a0, a1)
+    PTensor conv1_w, conv1_b;
+    NetgLSTM cell;             // sample mode: rat_cell
+    NetgLSTM rnn[4];           // batch mode: per affine (fuse1.affine0, affine1, fuse2.affine0, affine1)
     NetgAffineMLP aff[4];
     NetgConvShuffle conv2;
     int first, last;           // declaration index range (for params_mark_ready)
@@ -70,7 +81,8 @@ typedef struct {
     int cin, cout, Sin, S;
     NetgConvShuffle c1, c2;
     NetgAffineMLP aff[4];      // fuse1.affine0, fuse1.affine1 (cin), fuse2.affine0, fuse2.affine1 (cout)
-    int sc_w, sc_b;            // -1 when cin == cout
+    int has_sc;                // cin != cout: the 1×1 shortcut c_sc exists
+    PTensor sc_w, sc_b;
     int first, last;
 } NetgGBlock;
 
@@ -78,30 +90,29 @@ typedef struct {
     NetGDims d;
     int cond_dim;
     ParamSet ps;
-    int fc_code_w, fc_code_b, conv_fuse_w, conv_fuse_b, conv_w, conv_b, fc_prompt_w, fc_prompt_b;
-    int rgb_w, rgb_b;
+    PTensor fc_code_w, fc_code_b, conv_fuse_w, conv_fuse_b, conv_w, conv_b, fc_prompt_w, fc_prompt_b;
+    PTensor rgb_w, rgb_b;
     NetgMBlock mb[NETG_MAX_MBLOCKS];
     NetgGBlock gb[NETG_MAX_GBLOCKS];
     long bn_batches_tracked;   // upstream's num_batches_tracked (identical for all 16 BNs)
     real bn_eps, bn_momentum;  // 1e-5, 0.1
     NetgBnHook bn_hook;        // NULL = local statistics
     void *bn_hook_ctx;
-    // init rules, one per declared tensor: bound > 0 → U(-bound, bound); else the constant value
-    real *init_bound, *init_value;
 } NetG;
 
-// Declares every tensor (upstream order) and allocates the ParamSet. Checks the dims.
+// Declares every tensor (upstream order, with its init rule) and allocates the ParamSet. Checks the dims.
 int netg_build(NetG *net, const NetGDims *d, Err *e);
 // PyTorch default initialisation from the counter RNG (RNG_INIT, one counter stream per tensor name),
-// plus the explicit constants (affine last layers, BN, ShuffleAttention). Resets BN running stats.
+// plus the explicit constants (affine last layers, BN, ShuffleAttention), as declared. Resets BN running stats.
 void netg_init(NetG *net, uint64_t seed);
 void netg_free(NetG *net);
 
-// Activations for a batch of up to max_batch samples (and the CLIP mapper's). clip may be NULL:
-// then the mapper is skipped (map = 0), for tests of the rest of the network only.
+// Activations for a batch of up to max_batch samples, the CLIP mapper's included: one core/plan.h
+// buffer. clip may be NULL: then the mapper is skipped (map = 0), for tests of the rest of the network only.
 typedef struct NetGActs NetGActs;
 NetGActs *netg_acts_new(const NetG *net, const ClipTower *clip, int max_batch, Err *e);
 void netg_acts_free(NetGActs *a);
+size_t netg_acts_bytes(const NetGActs *a);
 
 // z[B,z_dim], s[B,text_dim] → img[B,3,S,S]. train: BN batch statistics (and running-stat update);
 // else running statistics. Returns 0, or -1 when the BN hook failed.

@@ -420,6 +420,8 @@ const char *onednn_describe(void) {
     return g_name;
 }
 
+const char *onednn_isa(void) { return isa_name(dnnl_get_effective_cpu_isa()); }
+
 void onednn_set_threads(int n) { omp_set_num_threads(n > 0 ? n : 1); }
 
 #else  // no oneDNN in this build (or the double core): conv.c always computes itself
@@ -435,6 +437,7 @@ int onednn_conv_bf16(int on) {
 }
 long onednn_conv_count(void) { return 0; }
 const char *onednn_describe(void) { return NULL; }
+const char *onednn_isa(void) { return NULL; }
 void onednn_set_threads(int n) { (void)n; }
 int onednn_conv_forward(real *out, const real *in, const real *w, const real *b, const ConvShape *s) {
     (void)out, (void)in, (void)w, (void)b, (void)s;

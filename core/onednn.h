@@ -23,6 +23,8 @@ int onednn_conv_bf16(int on);
 long onednn_conv_count(void);
 // "oneDNN 2.6.3 avx512_core_amx" (+ " bf16" when that path is on), or NULL without oneDNN.
 const char *onednn_describe(void);
+// The ISA oneDNN dispatches to on this CPU ("avx512_core_amx", "avx2", ...), or NULL without oneDNN.
+const char *onednn_isa(void);
 // OpenMP threads for oneDNN (called by kern_set_threads).
 void onednn_set_threads(int n);
 

@@ -7,7 +7,8 @@
 //   tensor used twice (residuals, D run on real and fake) just receives two backward calls.
 //   Any gradient pointer may be NULL: that gradient is skipped (frozen weights, inputs without grad).
 // - Long sums (norm statistics, pooled means) accumulate in double.
-// - Caches the backward needs (means, argmax, gates…) are caller-owned buffers, sized by the comment.
+// - Caches the backward needs (means, argmax, gates…) are caller-owned buffers, sized by the comment
+//   (the networks take them from their activation plan, core/plan.h).
 #pragma once
 #include <stddef.h>
 #include "core/real.h"
@@ -19,7 +20,10 @@ void linear_forward(real *out, const real *in, const real *w, const real *b, int
 void linear_backward(real *din, real *dw, real *db, const real *dout, const real *in, const real *w,
                      int N, int IN, int OUT);
 
-// ---------------------------------------------------------------- conv2d (im2col + kern_gemm)
+// ---------------------------------------------------------------- conv2d
+// core/conv.c: a oneDNN direct convolution when ratlip is built with oneDNN (core/onednn.h), else (and
+// always in the double build, or with RATLIP_KERNELS=openblas) im2col + kern_gemm; core/kernels.h
+// chooses the backend.
 typedef struct {
     int N, C, H, W;        // input
     int K;                 // output channels

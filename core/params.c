@@ -1,4 +1,6 @@
 #include "core/params.h"
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,8 +8,11 @@ int params_declare(ParamSet *ps, const char *name, ParamKind kind, int ndim, con
     if (ps->count == ps->cap) {
         int cap = ps->cap ? 2 * ps->cap : 64;
         ParamSpec *s = realloc(ps->specs, (size_t)cap * sizeof(ParamSpec));
-        if (!s) return -1;
+        if (!s) return ps->decl_failed = 1, -1;
         ps->specs = s;
+        PTensor **b = realloc(ps->bind, (size_t)cap * sizeof(PTensor *));
+        if (!b) return ps->decl_failed = 1, -1;
+        ps->bind = b;
         ps->cap = cap;
     }
     ParamSpec *p = &ps->specs[ps->count];
@@ -20,7 +25,23 @@ int params_declare(ParamSet *ps, const char *name, ParamKind kind, int ndim, con
         p->shape[i] = shape[i];
         p->numel *= (size_t)shape[i];
     }
+    if (ps->bind) ps->bind[ps->count] = NULL;
     return ps->count++;
+}
+
+int params_add(ParamSet *ps, PTensor *t, ParamKind kind, ParamInit init, int ndim, const int *shape,
+               const char *fmt, ...) {
+    char name[PARAM_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= PARAM_NAME_MAX) return ps->decl_failed = 1, -1;
+    int i = params_declare(ps, name, kind, ndim, shape);
+    if (i < 0) return -1;
+    ps->specs[i].init = init;
+    if (ps->bind) ps->bind[i] = t;
+    return i;
 }
 
 int params_finalize(ParamSet *ps) {
@@ -41,10 +62,34 @@ int params_finalize(ParamSet *ps) {
     ps->adam_m = calloc(ps->n_trainable ? ps->n_trainable : 1, sizeof(real));
     ps->adam_v = calloc(ps->n_trainable ? ps->n_trainable : 1, sizeof(real));
     ps->adam_step = 0;
-    return (ps->data && ps->grad && ps->adam_m && ps->adam_v) ? 0 : -1;
+    if (!ps->data || !ps->grad || !ps->adam_m || !ps->adam_v || ps->decl_failed) return -1;
+    for (int i = 0; i < ps->count; i++) {   // fill the network's views
+        PTensor *t = ps->bind[i];
+        if (!t) continue;
+        t->v = params_tensor(ps, i);
+        t->g = params_grad(ps, i);
+        t->i = i;
+    }
+    free(ps->bind);
+    ps->bind = NULL;
+    return 0;
+}
+
+void params_init_tensor(ParamSet *ps, int i, RngKey key, uint64_t counter) {
+    const ParamSpec *s = &ps->specs[i];
+    real *x = params_tensor(ps, i);
+    switch (s->init.rule) {
+    case PARAM_INIT_NONE: break;
+    case PARAM_INIT_CONST:
+        for (size_t k = 0; k < s->numel; k++) x[k] = s->init.a;
+        break;
+    case PARAM_INIT_UNIFORM: rng_fill_uniform(x, s->numel, s->init.a, s->init.b, key, counter); break;
+    case PARAM_INIT_NORMAL: rng_fill_normal(x, s->numel, s->init.a, s->init.b, key, counter); break;
+    }
 }
 
 void params_free(ParamSet *ps) {
+    free(ps->bind);
     free(ps->specs);
     free(ps->data);
     free(ps->grad);

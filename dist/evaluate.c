@@ -1,5 +1,8 @@
 // evaluate: distributed FID/KID/CLIP-score evaluation with rank 0 coordinating. See evaluate.h.
 #include "dist/evaluate.h"
+#include "dist/agree.h"
+#include "dist/rank.h"
+#include "dist/watch.h"
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -38,16 +41,23 @@ int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e) {
         snprintf(c->weights_id, sizeof c->weights_id, "random-seed-%u", EVAL_INCEPTION_SEED);
     }
     if (inception_prepare(&c->net, e)) return -1;
-    c->acts = inception_acts_new(c->batch);
+    c->acts = inception_acts_new(&c->net, c->batch);
     if (!c->acts) return err_set(e, "eval: out of memory for Inception activations (batch %d)", c->batch);
     return 0;
+}
+
+// Every collective here waits against the deadline of dist/watch.h: a stalled rank comes back as an
+// error naming it (and dp_stalled() set, so the caller's next dp_agree ends the job), never a hang.
+static int waited(int rc, MPI_Request *req, const char *what, Err *e) {
+    if (rc != MPI_SUCCESS) return err_set(e, "%s: the MPI call failed", what);
+    return dp_wait_one(req, what, e);
 }
 
 // Rank 0's status and message to everyone (so every rank returns the same way).
 static int bcast_status(int rc, Err *e) {
     int r = rc;
-    MPI_Bcast(&r, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (r) MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (dp_bcast_bytes(&r, (int)sizeof r, 0, "eval: status broadcast", e)) return -1;
+    if (r && dp_bcast_bytes(e->msg, (int)sizeof e->msg, 0, "eval: error broadcast", e)) return -1;
     return r ? -1 : 0;
 }
 
@@ -97,7 +107,7 @@ void eval_ctx_free(EvalCtx *c) {
 // ---------------------------------------------------------------- the sample set
 
 // Sample g: dataset image, caption, z. A pure function of (seed, g).
-static int eval_sample(Dataset *test, uint64_t seed, long g, int z_dim, real *z, float *s, long *image, int *caption,
+static int eval_sample(Dataset *test, uint64_t seed, long g, int z_dim, real *z, real *s, long *image, int *caption,
                        Err *e) {
     RngKey key = rng_key(seed, RNG_EVAL);
     long i = g % ds_size(test);
@@ -123,7 +133,7 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
     double t0 = MPI_Wtime();
     // 1. rank 0 decides the sample set
     long long plan[2] = {c->n_samples, (long long)c->seed};
-    MPI_Bcast(plan, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (dp_bcast_bytes(plan, (int)sizeof plan, 0, "eval: sample plan broadcast", e)) return -1;
     long N = (long)plan[0];
     uint64_t seed = (uint64_t)plan[1];
     const NetG *G = (use_ema && gan->has_ema) ? &gan->g_ema : &gan->g;
@@ -146,12 +156,12 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
     long n_batches = (N + B - 1) / B, my_batches = 0;
     for (long j = rank; j < n_batches; j += world) my_batches++;
     real *z = malloc((size_t)B * Z * sizeof(real)), *img = malloc((size_t)B * 3 * S * S * sizeof(real));
-    float *s = malloc((size_t)B * T * sizeof(float));
+    real *s = malloc((size_t)B * T * sizeof(real));
     real *imgc = malloc((size_t)B * 3 * Sc * Sc * sizeof(real)), *emb = malloc((size_t)B * E * sizeof(real));
     real *cosv = malloc((size_t)B * sizeof(real));
-    float *myfeat = malloc(((size_t)my_batches * B + 1) * D * sizeof(float));
+    real *myfeat = malloc(((size_t)my_batches * B + 1) * D * sizeof(real));
     long long *myidx = malloc(((size_t)my_batches * B + 1) * sizeof(long long));
-    float *grid = NULL;
+    real *grid = NULL;
     char **caps = NULL;
     int n_grid = 0;
     FeatSums fs = {0};
@@ -167,13 +177,13 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
         for (int b = 0; b < nb && !rc; b++)
             rc = eval_sample(test, seed, j * B + b, Z, z + (size_t)b * Z, s + (size_t)b * T, &img_index[b], &cap_index[b], e);
         if (rc) break;
-        if (netg_forward((NetG *)G, c->gacts, clip, z, (const real *)s, img, nb, 0)) {
+        if (netg_forward((NetG *)G, c->gacts, clip, z, s, img, nb, 0)) {
             rc = err_set(e, "eval: generator forward failed");
             break;
         }
         for (size_t i = 0; i < (size_t)nb * 3 * S * S; i++)   // clamp(-1,1), nan_to_num as upstream
             img[i] = isnan(img[i]) ? 0 : img[i] > 1 ? 1 : img[i] < -1 ? -1 : img[i];
-        float *f = myfeat + (size_t)n_local * D;
+        real *f = myfeat + (size_t)n_local * D;
         inception_forward(&c->net, c->acts, f, img, nb, S);
         featsums_add(&fs, f, nb);
         for (int b = 0; b < nb; b++) myidx[n_local + b] = j * B + b;
@@ -184,11 +194,11 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
             ci = imgc;
         }
         clip_encode_forward(clip, c->cacts, NULL, emb, ci, nb);
-        cosine_similarity_forward(cosv, emb, (const real *)s, nb, T, (real)1e-8);
+        cosine_similarity_forward(cosv, emb, s, nb, T, (real)1e-8);
         for (int b = 0; b < nb; b++) clip_sum += cosv[b];
         if (j == 0 && c->out_dir[0]) {   // rank 0 (batch 0 is always its): the first images for the grid
             n_grid = nb < EVAL_GRID_MAX ? nb : EVAL_GRID_MAX;
-            grid = malloc((size_t)n_grid * 3 * S * S * sizeof(float));
+            grid = malloc((size_t)n_grid * 3 * S * S * sizeof(real));
             caps = calloc((size_t)n_grid, sizeof(char *));
             if (grid && caps) {
                 for (size_t i = 0; i < (size_t)n_grid * 3 * S * S; i++) grid[i] = img[i];
@@ -200,45 +210,49 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
         }
     }
     // A local failure must not leave the others waiting in the reductions: agree on it first.
-    int any = rc ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     Outcome o = {0};
-    if (any) {
-        if (!rc) err_set(e, "eval: another rank failed during generation (see its message)");
+    if (dp_agree(rc, dp_get_timeout(), e)) {
         rc = -1;
         goto done;
     }
     // 3. reduce the sums, gather the features (rank 0)
     double head[2] = {fs.n, clip_sum};
-    MPI_Reduce(rank ? head : MPI_IN_PLACE, head, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-    MPI_Reduce(rank ? fs.s : MPI_IN_PLACE, fs.s, D, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-    MPI_Reduce(rank ? fs.q : MPI_IN_PLACE, fs.q, D * D, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Request q;
+    MPI_Comm w = MPI_COMM_WORLD;
+    rc = waited(MPI_Ireduce(rank ? head : MPI_IN_PLACE, head, 2, MPI_DOUBLE, MPI_SUM, 0, w, &q), &q, "eval: sums", e);
+    if (!rc) rc = waited(MPI_Ireduce(rank ? fs.s : MPI_IN_PLACE, fs.s, D, MPI_DOUBLE, MPI_SUM, 0, w, &q), &q,
+                         "eval: feature sums", e);
+    if (!rc) rc = waited(MPI_Ireduce(rank ? fs.q : MPI_IN_PLACE, fs.q, D * D, MPI_DOUBLE, MPI_SUM, 0, w, &q), &q,
+                         "eval: feature products", e);
+    if (rc) goto done;
     int cnt = (int)n_local, *counts = NULL, *displs = NULL, *fcounts = NULL, *fdispls = NULL;
-    float *allfeat = NULL, *ordered = NULL;
+    real *allfeat = NULL, *ordered = NULL;
     long long *allidx = NULL;
     if (rank == 0) {
         counts = calloc(world, sizeof(int));
         displs = calloc(world, sizeof(int));
         fcounts = calloc(world, sizeof(int));
         fdispls = calloc(world, sizeof(int));
-        allfeat = malloc((size_t)N * D * sizeof(float));
-        ordered = malloc((size_t)N * D * sizeof(float));
+        allfeat = malloc((size_t)N * D * sizeof(real));
+        ordered = malloc((size_t)N * D * sizeof(real));
         allidx = malloc((size_t)N * sizeof(long long));
     }
-    MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (rank == 0)
+    rc = waited(MPI_Igather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, w, &q), &q, "eval: feature counts", e);
+    if (rank == 0 && !rc)
         for (int r = 0, off = 0; r < world; r++) {
             displs[r] = off;
             fcounts[r] = counts[r] * D;
             fdispls[r] = off * D;
             off += counts[r];
         }
-    MPI_Gatherv(myidx, cnt, MPI_LONG_LONG, allidx, counts, displs, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
-    MPI_Gatherv(myfeat, cnt * D, MPI_FLOAT, allfeat, fcounts, fdispls, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    if (!rc) rc = waited(MPI_Igatherv(myidx, cnt, MPI_LONG_LONG, allidx, counts, displs, MPI_LONG_LONG, 0, w, &q), &q,
+                         "eval: sample indices", e);
+    if (!rc) rc = waited(MPI_Igatherv(myfeat, cnt * D, DP_MPI_REAL, allfeat, fcounts, fdispls, DP_MPI_REAL, 0, w, &q),
+                         &q, "eval: features", e);
     // 4. rank 0 computes and reports
-    if (rank == 0) {
+    if (rank == 0 && !rc) {
         fs.n = head[0];
-        for (long i = 0; i < N; i++) memcpy(ordered + (size_t)allidx[i] * D, allfeat + (size_t)i * D, D * sizeof(float));
+        for (long i = 0; i < N; i++) memcpy(ordered + (size_t)allidx[i] * D, allfeat + (size_t)i * D, D * sizeof(real));
         double *mu = malloc((size_t)D * sizeof(double)), *sg = malloc((size_t)D * D * sizeof(double));
         double ratio = 0;
         o.rc = (!mu || !sg) ? err_set(e, "eval: out of memory for the statistics") : featsums_stats(&fs, mu, sg, e);
@@ -282,7 +296,7 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
             char path[1200];
             snprintf(path, sizeof path, "%s/eval-%08lld.png", c->out_dir, (long long)step);
             int cols = n_grid < 4 ? n_grid : 4;
-            o.rc = png_write_grid_f32(path, grid, n_grid, S, S, (n_grid + cols - 1) / cols, cols,
+            o.rc = png_write_grid_real(path, grid, n_grid, S, S, (n_grid + cols - 1) / cols, cols,
                                       (const char *const *)caps, e);
         }
     }
@@ -294,9 +308,12 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
     free(ordered);
     free(allidx);
     // everyone learns the outcome (and rank 0's error)
-    MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (rc || dp_bcast_bytes(&o, (int)sizeof o, 0, "eval: outcome broadcast", e)) {
+        rc = -1;
+        goto done;
+    }
     if (o.rc) {
-        MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, MPI_COMM_WORLD);
+        dp_bcast_bytes(e->msg, (int)sizeof e->msg, 0, "eval: error broadcast", e);   // rank 0's message
         rc = -1;
         goto done;
     }
@@ -321,10 +338,10 @@ done:
 
 // ---------------------------------------------------------------- reference features
 
-int eval_dataset_features(EvalCtx *c, Dataset *ds, float **feat, long *n, Err *e) {
+int eval_dataset_features(EvalCtx *c, Dataset *ds, real **feat, long *n, Err *e) {
     long N = ds_size(ds);
     int S = ds_info(ds)->image_size, B = c->batch;
-    float *f = malloc(((size_t)N + 1) * INCEPTION_DIM * sizeof(float));
+    real *f = malloc(((size_t)N + 1) * INCEPTION_DIM * sizeof(real));
     uint8_t *u8 = malloc((size_t)S * S * 3);
     real *img = malloc((size_t)B * 3 * S * S * sizeof(real));
     int rc = 0;

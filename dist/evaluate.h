@@ -74,6 +74,6 @@ int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test
 
 // Inception features of every image of ds (uint8 → [-1,1]), in dataset order: feat [n, 2048] malloc'd.
 // Single process (no MPI); `ratlip data stats` uses it.
-int eval_dataset_features(EvalCtx *c, Dataset *ds, float **feat, long *n, Err *e);
+int eval_dataset_features(EvalCtx *c, Dataset *ds, real **feat, long *n, Err *e);
 // Loads (or seeds) the network only, without reference statistics; no MPI. For `ratlip data stats`.
 int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e);

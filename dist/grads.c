@@ -85,7 +85,7 @@ static int start_bucket(DpGrads *g, int b, Err *e) {
     DpBucket *k = &g->buckets[b];
     k->started = 1;
     k->t_start = MPI_Wtime() - g->t_begin;
-    int rc = MPI_Iallreduce(MPI_IN_PLACE, g->ps->grad + k->begin, (int)(k->end - k->begin), MPI_FLOAT, MPI_SUM,
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, g->ps->grad + k->begin, (int)(k->end - k->begin), DP_MPI_REAL, MPI_SUM,
                             g->comm, &g->reqs[b]);
     if (rc != MPI_SUCCESS) {
         char msg[MPI_MAX_ERROR_STRING];
@@ -146,8 +146,8 @@ int dp_grads_finish(DpGrads *g, double timeout_s, Err *e) {
             g->buckets[b].t_done = t_end;
         }
     if (g->size > 1) {
-        const float inv = 1.0f / (float)g->size;
-        float *grad = g->ps->grad;
+        const real inv = (real)1 / (real)g->size;
+        real *grad = g->ps->grad;
         for (size_t i = 0; i < g->ps->n_trainable; i++) grad[i] *= inv;
     }
     g->steps++;
@@ -156,19 +156,19 @@ int dp_grads_finish(DpGrads *g, double timeout_s, Err *e) {
 
 // ---- plain helpers over the world ----
 
-int dp_allreduce_mean(float *buf, size_t n, Err *e) {
+int dp_allreduce_mean(real *buf, size_t n, Err *e) {
     int size = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const size_t chunk = (size_t)1 << 28;  // MPI counts are int
     for (size_t off = 0; off < n; off += chunk) {
         int cnt = (int)(n - off < chunk ? n - off : chunk);
         MPI_Request req;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, cnt, DP_MPI_REAL, MPI_SUM, MPI_COMM_WORLD, &req);
         if (rc != MPI_SUCCESS) return err_set(e, "dist/grads: MPI_Iallreduce of %d floats failed", cnt);
         if (dp_wait_one(&req, "dist/grads: dp_allreduce_mean", e) != 0) return -1;
     }
     if (size > 1) {
-        const float inv = 1.0f / (float)size;
+        const real inv = (real)1 / (real)size;
         for (size_t i = 0; i < n; i++) buf[i] *= inv;
     }
     return 0;

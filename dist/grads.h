@@ -62,6 +62,6 @@ void dp_grads_progress(DpGrads *g);
 int dp_grads_finish(DpGrads *g, double timeout_s, Err *e);
 
 // Plain fallbacks over MPI_COMM_WORLD with the default timeout (dp_set_timeout):
-int dp_allreduce_mean(float *buf, size_t n, Err *e);          // in place, averaged over ranks
+int dp_allreduce_mean(real *buf, size_t n, Err *e);           // in place, averaged over ranks
 int dp_mean_doubles(double *v, int n, Err *e);                // in place, for logged scalars
 int dp_allreduce_sum_doubles(double *v, int n, Err *e);       // in place (sync BatchNorm sums)

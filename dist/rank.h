@@ -5,6 +5,10 @@
 #pragma once
 #include <mpi.h>
 #include "core/err.h"
+#include "core/real.h"
+
+// MPI's name for core's scalar: float in ratlip, double in the ratlip_f64 build (tests of exactness).
+#define DP_MPI_REAL (sizeof(real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT)
 
 typedef enum { DP_LAUNCH_SINGLETON = 0, DP_LAUNCH_MPIRUN = 1, DP_LAUNCH_SRUN = 2 } DpLauncher;
 

@@ -20,7 +20,7 @@ uint64_t dp_hash_bytes(const void *p, size_t n) {
 // Broadcast of n floats in int-sized pieces, each waited for against the deadline.
 static int bcast_floats(real *buf, size_t n, int root, const char *what, Err *e) {
     const size_t chunk = (size_t)1 << 28;
-    MPI_Datatype t = sizeof(real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    MPI_Datatype t = DP_MPI_REAL;
     for (size_t off = 0; off < n; off += chunk) {
         int cnt = (int)(n - off < chunk ? n - off : chunk);
         MPI_Request req;

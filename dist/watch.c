@@ -94,6 +94,9 @@ static int arrival_test(DpArrival *a, Err *e) {
     return all;
 }
 
+static int g_stalled = 0;
+int dp_stalled(void) { return g_stalled; }
+
 int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, const char *what,
                      double *waited_s, Err *e) {
     char msg[MPI_MAX_ERROR_STRING];
@@ -115,6 +118,7 @@ int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, co
         if (done && arrived) break;
         double now = MPI_Wtime();
         if (deadline > 0 && now > deadline) {
+            g_stalled = 1;
             if (waited_s) *waited_s = now - t0;
             char missing[512] = "unknown (no arrival tracking)";
             int n_missing = a ? dp_arrival_missing(a, missing, sizeof missing) : -1;

@@ -36,7 +36,8 @@ int dp_arrival_missing(const DpArrival *a, char *buf, size_t len);
 // Waits for reqs[0..n) and for every peer's arrival (posted by the caller with dp_arrival_post),
 // polling with MPI_Test, at most until `deadline` (MPI_Wtime seconds). On timeout fills e with
 // "<what>: not complete after T s on rank R; ranks not arrived: ..." and returns -1; the requests
-// are left pending (the caller is expected to dp_abort). *waited_s (may be NULL) gets the time spent.
+// are left pending and dp_stalled() is 1 from then on: the caller ends the job (dist/agree.h's
+// dp_agree does, with DP_EXIT_STALLED). *waited_s (may be NULL) gets the time spent.
 int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, const char *what,
                      double *waited_s, Err *e);
 
@@ -50,3 +51,6 @@ DpArrival *dp_world_arrival(Err *e);
 int dp_wait_one(MPI_Request *req, const char *what, Err *e);
 // Frees the world tracker (dp_finalize calls it).
 void dp_watch_shutdown(void);
+// 1 once any deadline wait on this rank has timed out: MPI is then in an undefined state (requests
+// pending), so callers must end the job (dist/agree.h's dp_agree does) rather than go on.
+int dp_stalled(void);

@@ -9,9 +9,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "io/fs.h"
 #include "io/h5util.h"
 
 #define REAL_H5 (sizeof(real) == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE)
+// tensors are stored as core's scalar: float32 from ratlip, float64 from ratlip_f64 (exactness tests);
+// a reader converts either to its own
+#define REAL_FILE (sizeof(real) == sizeof(float) ? H5T_IEEE_F32LE : H5T_IEEE_F64LE)
 #define CHUNK_BYTES (1u << 20)   // about 1 MiB per chunk: one checksum per MiB, small reads stay cheap
 
 // ---- writing ----
@@ -39,9 +43,9 @@ static int write_tensor(hid_t grp, const char *dset, const ParamSpec *s, const r
     // chunk = the whole tensor, cut along leading dimensions until it is about CHUNK_BYTES
     size_t elems = 1;
     for (int i = 0; i < nd; i++) elems *= (size_t)(chunk[i] = dims[i]);
-    for (int i = 0; i < nd && elems * sizeof(float) > CHUNK_BYTES; i++) {
+    for (int i = 0; i < nd && elems * sizeof(real) > CHUNK_BYTES; i++) {
         size_t inner = elems / chunk[i];
-        size_t want = CHUNK_BYTES / sizeof(float) / inner;
+        size_t want = CHUNK_BYTES / sizeof(real) / inner;
         chunk[i] = want < 1 ? 1 : want;
         elems = inner * chunk[i];
     }
@@ -49,7 +53,7 @@ static int write_tensor(hid_t grp, const char *dset, const ParamSpec *s, const r
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = -1;
     if (H5Pset_chunk(dcpl, nd, chunk) >= 0 && H5Pset_fletcher32(dcpl) >= 0) {
-        hid_t d = H5Dcreate2(grp, dset, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        hid_t d = H5Dcreate2(grp, dset, REAL_FILE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (d >= 0) {
             rc = H5Dwrite(d, REAL_H5, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 ? 0 : -1;
             if (rc == 0 && with_meta) {
@@ -150,7 +154,7 @@ int ckpt_save(const char *path, const CkptNet *nets, int n_nets, const CkptMeta 
         unlink(tmp);
         return -1;
     }
-    return h5u_commit_file(tmp, path, e);
+    return fs_commit(tmp, path, e);
 }
 
 // ---- reading ----

@@ -1,6 +1,7 @@
 // config: one table describes every key (its JSON path, type and place in Config); loading, --set,
 // printing and did-you-mean all walk that table, so a new key is one line here.
 #include "io/config.h"
+#include "io/fs.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -359,24 +360,10 @@ int config_from_json_string(Config *c, const char *json, const char *origin, Err
 }
 
 int config_load_file(Config *c, const char *path, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open config file: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1L << 24)) {
-        fclose(f);
-        return err_set(e, "%s: not a config file (size %ld bytes)", path, n);
-    }
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set(e, "%s: out of memory", path);
-    }
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = 0;
-    if (strlen(buf) != got) {
+    size_t n = 0;
+    char *buf = fs_read_all(path, (size_t)1 << 24, &n, e);   // 16 MiB: no config is that big
+    if (!buf) return -1;
+    if (strlen(buf) != n) {
         free(buf);
         return err_set(e, "%s: malformed JSON: file contains a NUL byte (binary file?)", path);
     }

@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "io/fs.h"
 
 void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int index, int count) {
     snprintf(out, n, "%s/%s-%05d-of-%05d.h5", dir, split, index, count);
@@ -16,15 +16,6 @@ void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int 
 
 // HDF5 prints its error stack by default; ours go through Err. Per thread in thread-safe builds.
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-// fsync a file (or directory) by path; returns 0 or -errno.
-static int fsync_path(const char *path, int dir) {
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) ? -errno : 0;
-    close(fd);
-    return rc;
-}
 
 // ======================================= writer =======================================
 
@@ -205,24 +196,9 @@ int ds_writer_close(DsWriter *w, Err *e) {
         writer_free(w);
         return -1;
     }
-    int rc = fsync_path(w->tmp, 0);
-    if (rc) {
-        err_set(e, "%s: fsync failed: %s", w->tmp, strerror(-rc));
-        unlink(w->tmp);
-        writer_free(w);
-        return -1;
-    }
-    if (rename(w->tmp, w->path)) {
-        err_set(e, "%s: rename to %s failed: %s", w->tmp, w->path, strerror(errno));
-        unlink(w->tmp);
-        writer_free(w);
-        return -1;
-    }
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", w->path);
-    fsync_path(dirname(dir), 1);  // best effort: some file systems refuse fsync on directories
+    int rc = fs_commit(w->tmp, w->path, e);
     writer_free(w);
-    return 0;
+    return rc;
 }
 
 void ds_writer_abort(DsWriter *w) {
@@ -620,7 +596,7 @@ int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e) {
     return rc < 0 ? err_set(e, "%s: dataset /images: image %ld unreadable (truncated file?)", s->path, j) : 0;
 }
 
-int ds_read_emb(Dataset *ds, long i, int k, float *out, Err *e) {
+int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e) {
     if (i < 0 || i >= ds->n || k < 0 || k >= ds->info.n_captions)
         return err_set(e, "dataset: embedding (%ld, %d) out of range", i, k);
     long j;
@@ -630,7 +606,8 @@ int ds_read_emb(Dataset *ds, long i, int k, float *out, Err *e) {
     hid_t fs = H5Dget_space(s->emb);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
     hid_t ms = H5Screate_simple(3, cnt, NULL);
-    herr_t rc = H5Dread(s->emb, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, out);
+    herr_t rc = H5Dread(s->emb, sizeof(real) == sizeof(double) ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, ms, fs,
+                        H5P_DEFAULT, out);   // HDF5 converts the file's float32 to core's scalar
     H5Sclose(ms);
     H5Sclose(fs);
     if (rc < 0) return err_set(e, "%s: dataset /text_emb: sample %ld unreadable (truncated file?)", s->path, j);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
+#include "core/real.h"
 
 #define DS_FORMAT_VERSION 1
 #define DS_MAX_LABELS 16
@@ -57,7 +58,7 @@ int ds_text_count(const Dataset *ds, long i);    // captions of sample i (held i
 const int32_t *ds_labels(const Dataset *ds, long i);   // [L] or NULL
 // Sample i (0..size-1, shards concatenated in index order). One H5Dread each.
 int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e);          // out [S,S,3]
-int ds_read_emb(Dataset *ds, long i, int k, float *out, Err *e);       // out [D]; fails on NaN/Inf
+int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e);         // out [D]; fails on NaN/Inf
 int ds_read_caption(Dataset *ds, long i, int k, char *out, size_t n, Err *e);
 // Reads every image once (the `data verify` check that images are readable).
 int ds_check_images(Dataset *ds, Err *e);

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/fs.h"
 #include "io/h5util.h"
+
+// the memory type of core's scalar (the file keeps float32 features either way)
+#define REAL_MEM (sizeof(real) == sizeof(double) ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT)
 
 void fidstats_default_path(char *out, size_t n, const char *dir, const char *split, const char *network) {
     snprintf(out, n, "%s/fid-stats-%s-%s.h5", dir, split, network);
@@ -32,7 +36,7 @@ int fidstats_write(const char *path, const FidStats *s, Err *e) {
     hsize_t d1[1] = {(hsize_t)s->d}, d2[2] = {(hsize_t)s->d, (hsize_t)s->d}, df[2] = {(hsize_t)s->n_feat, (hsize_t)s->d};
     if (write_ds(f, "mu", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, s->mu) ||
         write_ds(f, "sigma", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d2, s->sigma) ||
-        (s->feat && write_ds(f, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, df, s->feat)))
+        (s->feat && write_ds(f, "features", H5T_IEEE_F32LE, REAL_MEM, 2, df, s->feat)))
         rc = err_set(e, "%s: writing the statistics failed (disk full?)", tmp);
     if (!rc && (h5u_attr_write_i64(f, "n", s->n) || h5u_attr_write_str(f, "network", s->network) ||
                 h5u_attr_write_str(f, "weights_sha256", s->weights_sha256) ||
@@ -46,7 +50,7 @@ int fidstats_write(const char *path, const FidStats *s, Err *e) {
         remove(tmp);
         return -1;
     }
-    return h5u_commit_file(tmp, path, e);
+    return fs_commit(tmp, path, e);
 }
 
 // Reads dataset name as mtype into a malloc'd buffer; dims (up to 2) into dims. NULL when missing.
@@ -88,7 +92,7 @@ int fidstats_read(const char *path, FidStats *s, Err *e) {
     hsize_t d1[2] = {0}, d2[2] = {0}, df[2] = {0};
     s->mu = read_ds(f, "mu", H5T_NATIVE_DOUBLE, sizeof(double), &r1, d1);
     s->sigma = read_ds(f, "sigma", H5T_NATIVE_DOUBLE, sizeof(double), &r2, d2);
-    s->feat = read_ds(f, "features", H5T_NATIVE_FLOAT, sizeof(float), &rf, df);
+    s->feat = read_ds(f, "features", REAL_MEM, sizeof(real), &rf, df);
     int64_t n = 0, rnd = 0;
     if (!s->mu || r1 != 1) rc = err_set(e, "%s: /mu missing or not 1-D float64 (not a statistics file?)", path);
     else if (!s->sigma || r2 != 2 || d2[0] != d1[0] || d2[1] != d1[0])

@@ -11,6 +11,7 @@
 #pragma once
 #include <stddef.h>
 #include "core/err.h"
+#include "core/real.h"
 
 #define FIDSTATS_RANDOM_NOTE "random-weight features: not comparable to published FID"
 
@@ -18,7 +19,7 @@ typedef struct {
     int d;
     long n;                 // feature vectors behind mu/sigma
     double *mu, *sigma;     // [d], [d,d]
-    float *feat;            // [n_feat, d] or NULL
+    real *feat;             // [n_feat, d] or NULL (core's scalar; float32 in the file)
     long n_feat;
     char network[32];
     char weights_sha256[128];

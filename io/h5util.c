@@ -91,34 +91,3 @@ char *h5u_attr_read_str(hid_t obj, const char *name) {
     H5Aclose(a);
     return out;
 }
-
-int h5u_fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-int h5u_commit_file(const char *tmp, const char *final, Err *e) {
-    if (h5u_fsync_path(tmp) != 0) {
-        int en = errno;
-        unlink(tmp);
-        return err_set(e, "%s: fsync failed: %s (disk full or file system error?)", tmp, strerror(en));
-    }
-    if (rename(tmp, final) != 0) {
-        int en = errno;
-        unlink(tmp);
-        return err_set(e, "%s: rename to %s failed: %s", tmp, final, strerror(en));
-    }
-    // the rename is durable once the directory entry is: fsync the directory
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", final);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    if (h5u_fsync_path(dir) != 0)
-        return err_set(e, "%s: fsync of directory %s failed: %s", final, dir, strerror(errno));
-    return 0;
-}

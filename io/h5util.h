@@ -1,6 +1,6 @@
-// h5util: small HDF5 helpers the io modules share: typed scalar/string attributes, quieting the
-// library's error-stack printing (our errors are values with our own messages), and durable file
-// replacement (write <path>.tmp, fsync it, rename over <path>, fsync the directory).
+// h5util: small HDF5 helpers the io modules share: typed scalar/string attributes and quieting the
+// library's error-stack printing (our errors are values with our own messages). Durable file
+// replacement (write <path>.tmp, fsync, rename, fsync the directory) is io/fs.h's fs_commit.
 #pragma once
 #include <hdf5.h>
 #include <stdint.h>
@@ -19,8 +19,3 @@ int h5u_attr_write_str(hid_t obj, const char *name, const char *s);   // variabl
 int h5u_attr_read_i64(hid_t obj, const char *name, int64_t *v);
 int h5u_attr_read_f64(hid_t obj, const char *name, double *v);
 char *h5u_attr_read_str(hid_t obj, const char *name);                 // malloc'd, NULL when missing
-
-// fsync(path) then rename(tmp, final) then fsync(dirname(final)). On failure tmp is removed.
-int h5u_commit_file(const char *tmp, const char *final, Err *e);
-// fsync a file or directory by path.
-int h5u_fsync_path(const char *path);

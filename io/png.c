@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "io/h5util.h"
+#include "io/fs.h"
 
 // libpng reports errors by longjmp; its message goes to our buffer instead of stderr
 typedef struct { char msg[200]; } PngErr;
@@ -83,7 +83,7 @@ int png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, int n_text
         unlink(tmp);
         return err_set(e, "%s: writing PNG failed: %s", path, pe.msg[0] ? pe.msg : "disk full?");
     }
-    return h5u_commit_file(tmp, path, e);
+    return fs_commit(tmp, path, e);
 }
 
 static int write_json_beside(const char *png_path, int n, int h, int w, int rows, int cols,
@@ -124,16 +124,16 @@ static int write_json_beside(const char *png_path, int n, int h, int w, int rows
         }
     }
     free(s);
-    return rc ? rc : h5u_commit_file(tmp, path, e);
+    return rc ? rc : fs_commit(tmp, path, e);
 }
 
 // Shared by both grid writers: cell(i, y, x) gives the 3 bytes of pixel (y, x) of image i.
 typedef void (*CellPixel)(const void *src, int i, int h, int w, int y, int x, uint8_t out[3]);
 
-static void pixel_f32(const void *src, int i, int h, int w, int y, int x, uint8_t out[3]) {
-    const float *im = (const float *)src + (size_t)i * 3 * (size_t)h * (size_t)w;
+static void pixel_real(const void *src, int i, int h, int w, int y, int x, uint8_t out[3]) {
+    const real *im = (const real *)src + (size_t)i * 3 * (size_t)h * (size_t)w;
     for (int c = 0; c < 3; c++) {
-        float v = im[((size_t)c * (size_t)h + (size_t)y) * (size_t)w + (size_t)x];
+        float v = (float)im[((size_t)c * (size_t)h + (size_t)y) * (size_t)w + (size_t)x];
         float u = (v + 1.0f) * 127.5f;
         if (!(u >= 0.0f)) u = 0.0f;   // NaN maps to 0 too
         if (u > 255.0f) u = 255.0f;
@@ -177,9 +177,9 @@ static int write_grid(const char *path, const void *src, CellPixel px, int n, in
     return rc;
 }
 
-int png_write_grid_f32(const char *path, const float *nchw, int n, int h, int w, int rows, int cols,
+int png_write_grid_real(const char *path, const real *nchw, int n, int h, int w, int rows, int cols,
                        const char *const *captions, Err *e) {
-    return write_grid(path, nchw, pixel_f32, n, h, w, rows, cols, captions, e);
+    return write_grid(path, nchw, pixel_real, n, h, w, rows, cols, captions, e);
 }
 
 int png_write_grid_u8(const char *path, const uint8_t *nhwc, int n, int h, int w, int rows, int cols,

@@ -56,9 +56,9 @@ static ReaderState advance(const Reader *r, ReaderState s) {
     return s;
 }
 
-// uint8 HWC -> float CHW in [-1,1], through an optional crop (edge-padded by p, window at (ox,oy) in
+// uint8 HWC -> real CHW in [-1,1], through an optional crop (edge-padded by p, window at (ox,oy) in
 // [0,2p]) and horizontal flip: output (y,x) reads source (clamp(y+oy-p), clamp(x'+ox-p)), x' = flipped x.
-static void to_chw(float *out, const uint8_t *in, int S, int p, int ox, int oy, int flip) {
+static void to_chw(real *out, const uint8_t *in, int S, int p, int ox, int oy, int flip) {
     for (int y = 0; y < S; y++) {
         int sy = y + oy - p;
         sy = sy < 0 ? 0 : sy >= S ? S - 1 : sy;
@@ -67,7 +67,7 @@ static void to_chw(float *out, const uint8_t *in, int S, int p, int ox, int oy, 
             int sx = xf + ox - p;
             sx = sx < 0 ? 0 : sx >= S ? S - 1 : sx;
             const uint8_t *px = in + ((size_t)sy * S + sx) * 3;
-            for (int c = 0; c < 3; c++) out[((size_t)c * S + y) * S + x] = px[c] * (1.0f / 127.5f) - 1.0f;
+            for (int c = 0; c < 3; c++) out[((size_t)c * S + y) * S + x] = (real)(px[c] * (1.0f / 127.5f) - 1.0f);
         }
     }
 }
@@ -131,8 +131,8 @@ int reader_batch_alloc(ReaderBatch *b, const Reader *r) {
     b->B = r->o.local_batch;
     b->S = in->image_size;
     b->D = in->embed_dim;
-    b->images = malloc((size_t)b->B * 3 * b->S * b->S * sizeof(float));
-    b->text = malloc((size_t)b->B * b->D * sizeof(float));
+    b->images = malloc((size_t)b->B * 3 * b->S * b->S * sizeof(real));
+    b->text = malloc((size_t)b->B * b->D * sizeof(real));
     b->index = malloc((size_t)b->B * sizeof(int64_t));
     b->caption = malloc((size_t)b->B * sizeof(int32_t));
     if (!b->images || !b->text || !b->index || !b->caption) {
@@ -151,8 +151,8 @@ void reader_batch_free(ReaderBatch *b) {
 }
 
 static void copy_batch(ReaderBatch *dst, const ReaderBatch *src) {
-    memcpy(dst->images, src->images, (size_t)src->B * 3 * src->S * src->S * sizeof(float));
-    memcpy(dst->text, src->text, (size_t)src->B * src->D * sizeof(float));
+    memcpy(dst->images, src->images, (size_t)src->B * 3 * src->S * src->S * sizeof(real));
+    memcpy(dst->text, src->text, (size_t)src->B * src->D * sizeof(real));
     memcpy(dst->index, src->index, (size_t)src->B * sizeof(int64_t));
     memcpy(dst->caption, src->caption, (size_t)src->B * sizeof(int32_t));
     dst->state = src->state;

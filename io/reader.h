@@ -10,6 +10,7 @@
 #pragma once
 #include <stdint.h>
 #include "core/err.h"
+#include "core/real.h"
 #include "io/dataset.h"
 
 // Position in the stream: the next batch starts at permutation position `cursor` of `epoch`.
@@ -31,8 +32,8 @@ typedef struct {
 
 typedef struct {
     int B, S, D;
-    float *images;         // [B,3,S,S], pixel/127.5 - 1 in [-1,1]
-    float *text;           // [B,D] embedding of the chosen caption
+    real *images;          // [B,3,S,S], pixel/127.5 - 1 in [-1,1]
+    real *text;            // [B,D] embedding of the chosen caption
     int64_t *index;        // [B] dataset sample indices
     int32_t *caption;      // [B] chosen caption of each sample
     ReaderState state;     // where this batch started

@@ -1,5 +1,5 @@
 #include "io/synth.h"
-#include "io/fsutil.h"
+#include "io/fs.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

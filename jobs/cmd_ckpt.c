@@ -70,19 +70,17 @@ static void print_meta(const char *path, const CkptMeta *m) {
 // `ratlip ckpt diff A B [--changed] [--fail-if-different]` (analysis/ckpt_diff.c)
 static int ckpt_diff_cmd(int argc, char **argv) {
     const char *f[2] = {NULL, NULL};
-    int nf = 0, changed = 0, strict = 0;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--changed")) changed = 1;
-        else if (!strcmp(argv[i], "--fail-if-different")) strict = 1;
-        else if (argv[i][0] != '-' && nf < 2) f[nf++] = argv[i];
-        else nf = 3;
-    }
-    if (nf != 2) {
-        fprintf(stderr, "usage: ratlip ckpt diff A B [--changed] [--fail-if-different]\n"
-                        "  per tensor: |A|, |B|, |B-A|, |B-A|/|A|, max|B-A|; --changed prints only tensors that differ;\n"
-                        "  --fail-if-different exits 3 unless every tensor is bit-identical\n");
-        return 2;
-    }
+    int changed, strict;
+    const OptSpec opts[] = {
+        OPT_ARG("A", &f[0], OPT_REQ, "checkpoint"),
+        OPT_ARG("B", &f[1], OPT_REQ, "checkpoint compared with A"),
+        OPT_FLAG("changed", 0, &changed, "print only the tensors that differ"),
+        OPT_FLAG("fail-if-different", 0, &strict, "exit 3 unless every tensor is bit-identical"),
+        {0}};
+    const OptCommand cmd = {"ckpt diff", NULL, "Per tensor: |A|, |B|, |B-A|, |B-A|/|A|, max|B-A|.\n",
+                            "exit status 3: --fail-if-different and some tensor differs.\n", opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
     long ndiff = 0;
     Err e = {{0}};
     if (analysis_ckpt_diff(f[0], f[1], changed, stdout, &ndiff, &e)) {
@@ -97,25 +95,23 @@ static int ckpt_diff_cmd(int argc, char **argv) {
 // $RATLIP_PYTHON); $RATLIP_TOOLS_DIR overrides where the converter is looked up.
 static int ckpt_export_cmd(int argc, char **argv) {
     const char *fmt = NULL, *out = NULL, *ckpt = NULL, *clip = NULL;
-    int ema = 0, bad = 0;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--format") && i + 1 < argc) fmt = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--clip-weights") && i + 1 < argc) clip = argv[++i];
-        else if (!strcmp(argv[i], "--ema")) ema = 1;
-        else if (argv[i][0] != '-' && !ckpt) ckpt = argv[i];
-        else bad = 1;
-    }
-    if (bad || !fmt || !out || !ckpt) {
-        fprintf(stderr, "usage: ratlip ckpt export --format torch --out FILE.pth [--ema] [--clip-weights FILE] CKPT\n"
-                        "  writes the upstream RATLIP checkpoint dict (torch.load-able): module.-prefixed netG/netD/netC\n"
-                        "  state_dicts and the Adam optimizer dicts; --ema exports the EMA generator as netG\n");
-        return 2;
-    }
-    if (strcmp(fmt, "torch") != 0) {
-        fprintf(stderr, "ratlip ckpt export: --format %s: unknown format (supported: torch)\n", fmt);
-        return 2;
-    }
+    int ema;
+    const OptSpec opts[] = {
+        OPT_ARG("CKPT", &ckpt, OPT_REQ, "checkpoint of `ratlip train`"),
+        OPT_CHOICE("format", 0, &fmt, OPT_REQ, "torch", NULL, "the upstream RATLIP checkpoint dict (torch.load-able)"),
+        OPT_PATH("out", 'o', &out, OPT_REQ, "FILE.pth", "the file written"),
+        OPT_FLAG("ema", 0, &ema, "export the EMA generator as netG"),
+        OPT_PATH("clip-weights", 0, &clip, 0, "FILE", "CLIP weight file for netG's mapping.CLIP_ViT.* copies (default: the config's model.clip_weights)"),
+        {0}};
+    const OptCommand cmd = {
+        "ckpt export", NULL,
+        "Writes the upstream RATLIP checkpoint dict (torch.load-able): module.-prefixed netG/netD/netC\n"
+        "state_dicts and the Adam optimizer dicts. Runs io/tools/export_torch.py with /usr/bin/python3\n"
+        "($RATLIP_PYTHON; $RATLIP_TOOLS_DIR: where the converter is looked up).\n",
+        NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    (void)fmt;  // torch is the only format
     const char *py = getenv("RATLIP_PYTHON") ? getenv("RATLIP_PYTHON") : "/usr/bin/python3";
     const char *tools = getenv("RATLIP_TOOLS_DIR") ? getenv("RATLIP_TOOLS_DIR") : RATLIP_SOURCE_DIR "/io/tools";
     char script[4200];
@@ -153,28 +149,39 @@ static int ckpt_export_cmd(int argc, char **argv) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
-int cmd_ckpt(int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "diff")) return ckpt_diff_cmd(argc, argv);
-    if (argc >= 2 && !strcmp(argv[1], "export")) return ckpt_export_cmd(argc, argv);
-    if (argc != 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "verify") != 0)) {
-        fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-                "usage: ratlip ckpt info FILE     step, provenance, config summary, tensors with shapes and norms\n"
-                "       ratlip ckpt verify FILE   read every tensor with its checksum; non-zero exit on the first bad one\n"
-                "       ratlip ckpt diff A B      per-tensor norms and relative change (--help for options)\n"
-                "       ratlip ckpt export --format torch --out FILE.pth CKPT   upstream PyTorch checkpoint dict\n");
-        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
-    }
-    int info = !strcmp(argv[1], "info");
+// `ratlip ckpt info FILE` and `ratlip ckpt verify FILE`
+static int ckpt_read_cmd(int argc, char **argv) {
+    int info = !strcmp(argv[0], "info");
+    const char *file = NULL;
+    const OptSpec opts[] = {OPT_ARG("FILE", &file, OPT_REQ, "checkpoint"), {0}};
+    const OptCommand cmd = {
+        info ? "ckpt info" : "ckpt verify", NULL,
+        info ? "Step, provenance, config summary, and every tensor with its shape and L2 norm (checksums checked).\n"
+             : "Reads every tensor with its checksum; exits 1 naming the first bad one.\n",
+        NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
     Tally t = {0, 0};
     CkptMeta m;
     Err e = {{0}};
-    if (info) printf("tensors of %s:\n", argv[2]);
-    if (ckpt_visit(argv[2], info ? print_tensor : count_tensor, &t, &m, &e)) {
-        fprintf(stderr, "ratlip ckpt %s: %s\n", argv[1], e.msg);
+    if (info) printf("tensors of %s:\n", file);
+    if (ckpt_visit(file, info ? print_tensor : count_tensor, &t, &m, &e)) {
+        fprintf(stderr, "ratlip ckpt %s: %s\n", argv[0], e.msg);
         return 1;
     }
-    if (info) print_meta(argv[2], &m);
-    printf("%s: %ld tensors, %.0f elements, all checksums good\n", argv[2], t.tensors, t.elements);
+    if (info) print_meta(file, &m);
+    printf("%s: %ld tensors, %.0f elements, all checksums good\n", file, t.tensors, t.elements);
     ckpt_meta_free(&m);
     return 0;
+}
+
+int cmd_ckpt(int argc, char **argv) {
+    static const Command subs[] = {
+        {"info", ckpt_read_cmd, "step, provenance, config summary, tensors with shapes and norms"},
+        {"verify", ckpt_read_cmd, "read every tensor with its checksum; non-zero exit on the first bad one"},
+        {"diff", ckpt_diff_cmd, "per-tensor norms and relative change between two checkpoints"},
+        {"export", ckpt_export_cmd, "the upstream PyTorch checkpoint dict (--format torch)"},
+    };
+    return opt_dispatch("ckpt", "Inspect, check, compare or export checkpoints.", subs,
+                        (int)(sizeof subs / sizeof subs[0]), argc, argv);
 }

@@ -13,51 +13,41 @@
 #include "io/image.h"
 #include "io/reader.h"
 #include "io/synth.h"
-#include "io/fsutil.h"
+#include "io/fs.h"
 #include "jobs/commands.h"
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
+#include "jobs/run.h"
 
 // ------------------------------------------ synth ------------------------------------------
 
-static const char *synth_help =
-    "usage: ratlip data synth --out DIR [--size 64] [--train 10000] [--test 1000] [--seed 0] [--shards 1]\n"
-    "\n"
-    "Writes the built-in synthetic dataset: one shape (circle, square, triangle; small ~30%% or large ~60%%\n"
-    "of the side) of one palette colour on a plain background of another, centre jittered by up to 10%%,\n"
+static const char synth_about[] =
+    "Writes the built-in synthetic dataset: one shape (circle, square, triangle; small ~30% or large ~60%\n"
+    "of the side) of one palette colour on a plain background of another, centre jittered by up to 10%,\n"
     "mild noise; 5 captions per image in different phrasings, embedded with the `bow` encoder (D=512);\n"
     "/labels = (shape, colour, background, size). Deterministic in --seed; each split is written in\n"
     "min(--shards, N) shards DIR/{train,test}-XXXXX-of-YYYYY.h5 (temp file, fsync, rename).\n";
 
 static int data_synth(int argc, char **argv) {
     const char *out = NULL;
-    long size = 64, ntrain = 10000, ntest = 1000, seed = 0, shards = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (jobs_is_help(a)) { fputs(synth_help, stdout); return 0; }
-        int bad = 0;
-        if (!strcmp(a, "--out") && v) out = v;
-        else if (!strcmp(a, "--size")) bad = jobs_opt_long("data synth", a, v, 8, 4096, &size);
-        else if (!strcmp(a, "--train")) bad = jobs_opt_long("data synth", a, v, 0, 100000000, &ntrain);
-        else if (!strcmp(a, "--test")) bad = jobs_opt_long("data synth", a, v, 0, 100000000, &ntest);
-        else if (!strcmp(a, "--seed")) bad = jobs_opt_long("data synth", a, v, 0, 0x7fffffffL, &seed);
-        else if (!strcmp(a, "--shards")) bad = jobs_opt_long("data synth", a, v, 1, 99999, &shards);
-        else { fprintf(stderr, "ratlip data synth: unknown or incomplete option '%s'\n%s", a, synth_help); return 2; }
-        if (bad) return 2;
-        i++;
-    }
-    if (!out) { fprintf(stderr, "ratlip data synth: --out DIR is required\n%s", synth_help); return 2; }
+    long size, ntrain, ntest, seed, shards;
+    const OptSpec opts[] = {
+        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "dataset directory (created)"),
+        OPT_LONG("size", 0, &size, 0, 8, 4096, "64", "S", "image side in pixels"),
+        OPT_LONG("train", 0, &ntrain, 0, 0, 100000000L, "10000", "N", "training images"),
+        OPT_LONG("test", 0, &ntest, 0, 0, 100000000L, "1000", "N", "test images"),
+        OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "the dataset is a function of the seed"),
+        OPT_LONG("shards", 0, &shards, 0, 1, 99999, "1", "N", "shards per split"),
+        {0}};
+    const OptCommand cmd = {"data synth", NULL, synth_about, NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    jobs_print_banner("data synth");
     Err e;
-    double t0 = now_s();
+    double t0 = run_now_s();
     if (synth_write(out, (int)size, ntrain, ntest, (uint64_t)seed, (int)shards, &e)) {
         fprintf(stderr, "ratlip data synth: %s\n", e.msg);
         return 1;
     }
-    double dt = now_s() - t0;
+    double dt = run_now_s() - t0;
     printf("wrote %ld train + %ld test images of %ldx%ld to %s in %.2f s (%.0f images/s)\n", ntrain, ntest, size,
            size, out, dt, (ntrain + ntest) / dt);
     return 0;
@@ -65,21 +55,17 @@ static int data_synth(int argc, char **argv) {
 
 // ------------------------------------------ verify ------------------------------------------
 
-static const char *verify_help =
-    "usage: ratlip data verify DIR\n"
-    "\n"
-    "Checks every shard of DIR: attributes present and equal across shards and splits, no shard missing,\n"
-    "dtypes and shapes of /images /text_emb /text_count /captions (/labels), text_count in 1..K, no\n"
-    "NaN/Inf in /text_emb, every image readable. Prints a summary; exits 1 naming the first problem.\n";
-
 static int data_verify(int argc, char **argv) {
     const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (jobs_is_help(argv[i])) { fputs(verify_help, stdout); return 0; }
-        if (dir || argv[i][0] == '-') { fprintf(stderr, "ratlip data verify: unexpected '%s'\n%s", argv[i], verify_help); return 2; }
-        dir = argv[i];
-    }
-    if (!dir) { fprintf(stderr, "ratlip data verify: DIR is required\n%s", verify_help); return 2; }
+    const OptSpec opts[] = {OPT_ARG("DIR", &dir, OPT_REQ, "dataset directory"), {0}};
+    const OptCommand cmd = {
+        "data verify", NULL,
+        "Checks every shard of DIR: attributes present and equal across shards and splits, no shard missing,\n"
+        "dtypes and shapes of /images /text_emb /text_count /captions (/labels), text_count in 1..K, no\n"
+        "NaN/Inf in /text_emb, every image readable. Prints a summary; exits 1 naming the first problem.\n",
+        NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
     Err e;
     const char *splits[2] = {"train", "test"};
     DsInfo first;
@@ -128,26 +114,6 @@ static int data_verify(int argc, char **argv) {
 }
 
 // ------------------------------------------ import ------------------------------------------
-
-static const char *import_help =
-    "usage: ratlip data import --images DIR --captions DIR --out DIR --shards N --size S\n"
-    "                          [--test-fraction 0.1] [--seed 0] [--text-emb FILE.h5 | --text-encoder bow]\n"
-    "\n"
-    "Imports images with captions into the ratlip dataset format.\n"
-    "  --images DIR     PNG or JPEG files (*.png, *.jpg, *.jpeg; other names are ignored), taken in byte order\n"
-    "                   of their names. A file with such a name that is not a decodable image is an error.\n"
-    "  --captions DIR   <image name without extension>.txt per image: one caption per line, blank lines\n"
-    "                   ignored; a file without captions is an error. K = the largest caption count; images\n"
-    "                   with fewer captions are padded (text_count says how many are real).\n"
-    "  --size S         shorter side resized to S and centre-cropped to SxS: implemented as a centre crop to\n"
-    "                   the largest square, then area resampling (average over each output pixel's footprint).\n"
-    "  --shards N       each split is written in min(N, images) shards.\n"
-    "  --test-fraction  share of images (chosen by --seed) in the test split; the rest are train.\n"
-    "  --text-emb FILE  precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
-    "                   /text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
-    "                   the order above, and within an image its non-blank lines in order. The encoder name\n"
-    "                   is taken from the file's root attribute text_encoder (else \"precomputed\").\n"
-    "  --text-encoder bow  embed the captions with the built-in bow encoder (the default).\n";
 
 typedef struct {
     char *name;       // file name in the images dir
@@ -292,42 +258,38 @@ static int import_split(const char *out, const char *name, const char *imgdir, I
 }
 
 static int data_import(int argc, char **argv) {
-    const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = "bow";
-    long shards = -1, size = -1, seed = 0;
-    double test_fraction = 0.1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (jobs_is_help(a)) { fputs(import_help, stdout); return 0; }
-        int bad = 0;
-        if (!v) { fprintf(stderr, "ratlip data import: option '%s' needs a value\n%s", a, import_help); return 2; }
-        if (!strcmp(a, "--images")) imgdir = v;
-        else if (!strcmp(a, "--captions")) capdir = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--text-emb")) embfile = v;
-        else if (!strcmp(a, "--text-encoder")) encoder = v;
-        else if (!strcmp(a, "--shards")) bad = jobs_opt_long("data import", a, v, 1, 99999, &shards);
-        else if (!strcmp(a, "--size")) bad = jobs_opt_long("data import", a, v, 8, 4096, &size);
-        else if (!strcmp(a, "--seed")) bad = jobs_opt_long("data import", a, v, 0, 0x7fffffffL, &seed);
-        else if (!strcmp(a, "--test-fraction")) {
-            char *end;
-            test_fraction = strtod(v, &end);
-            if (*end || end == v || !(test_fraction >= 0 && test_fraction < 1)) {
-                fprintf(stderr, "ratlip data import: --test-fraction wants a number in [0,1), got '%s'\n", v);
-                return 2;
-            }
-        } else { fprintf(stderr, "ratlip data import: unknown option '%s'\n%s", a, import_help); return 2; }
-        if (bad) return 2;
-        i++;
-    }
-    if (!imgdir || !capdir || !out || shards < 0 || size < 0) {
-        fprintf(stderr, "ratlip data import: --images, --captions, --out, --shards and --size are required\n%s",
-                import_help);
-        return 2;
-    }
-    if (!embfile && strcmp(encoder, "bow")) {
-        fprintf(stderr, "ratlip data import: --text-encoder '%s' unknown (built in: bow; else use --text-emb)\n", encoder);
-        return 2;
-    }
+    const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = NULL;
+    long shards, size, seed;
+    double test_fraction;
+    const OptSpec opts[] = {
+        OPT_PATH("images", 0, &imgdir, OPT_REQ, "DIR",
+                 "PNG or JPEG files (*.png, *.jpg, *.jpeg; other names are ignored), taken in byte order\n"
+                 "of their names. A file with such a name that is not a decodable image is an error."),
+        OPT_PATH("captions", 0, &capdir, OPT_REQ, "DIR",
+                 "<image name without extension>.txt per image: one caption per line, blank lines\n"
+                 "ignored; a file without captions is an error. K = the largest caption count; images\n"
+                 "with fewer captions are padded (text_count says how many are real)."),
+        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "dataset directory (created)"),
+        OPT_LONG("shards", 0, &shards, OPT_REQ, 1, 99999, NULL, "N", "each split is written in min(N, images) shards"),
+        OPT_LONG("size", 0, &size, OPT_REQ, 8, 4096, NULL, "S",
+                 "shorter side resized to S and centre-cropped to SxS: implemented as a centre crop to\n"
+                 "the largest square, then area resampling (average over each output pixel's footprint)"),
+        OPT_DOUBLE("test-fraction", 0, &test_fraction, OPT_HI_OPEN, 0, 1, "0.1", "F",
+                   "share of images (chosen by --seed) in the test split; the rest are train"),
+        OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "seed of the train/test split"),
+        OPT_PATH("text-emb", 0, &embfile, 0, "FILE.h5",
+                 "precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
+                 "/text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
+                 "the order above, and within an image its non-blank lines in order. The encoder name\n"
+                 "is taken from the file's root attribute text_encoder (else \"precomputed\")."),
+        OPT_CHOICE("text-encoder", 0, &encoder, 0, "bow", "bow", "embed the captions with the built-in bow encoder (without --text-emb)"),
+        {0}};
+    const OptCommand cmd = {"data import", NULL, "Imports images with captions into the ratlip dataset format.\n", NULL,
+                            opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    (void)encoder;  // bow is the only built-in encoder; --text-emb replaces it
+    jobs_print_banner("data import");
     Err e;
     int rc = 0;
     ImportItem *items = NULL;
@@ -407,12 +369,12 @@ static int data_import(int argc, char **argv) {
     free(p64);
     free(is_test);
     if (fs_mkdir_p(out, &e)) { rc = -1; goto done; }
-    double t0 = now_s();
+    double t0 = run_now_s();
     rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, &e);
     if (!rc) rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, &e);
     if (!rc)
         printf("imported %ld images (%ld train, %ld test), %ld captions (K=%d), D=%d encoder %s into %s in %.1f s\n", n, a,
-               b, total, K, D, enc, out, now_s() - t0);
+               b, total, K, D, enc, out, run_now_s() - t0);
 done:
     if (rc) fprintf(stderr, "ratlip data import: %s\n", e.msg);
     for (long i = 0; i < n; i++) {
@@ -427,22 +389,13 @@ done:
     return rc ? 1 : 0;
 }
 
-static const char *data_help =
-    "usage: ratlip data <synth|verify|import|stats> [options]   (ratlip data <sub> --help for each)\n"
-    "  synth    write the built-in synthetic shapes dataset\n"
-    "  verify   check every shard of a dataset directory and print a summary\n"
-    "  import   convert PNG/JPEG images with caption files into shards\n"
-    "  stats    Inception (FID) reference statistics of a split (jobs/cmd_eval.c)\n";
-
 int cmd_data(int argc, char **argv) {
-    if (argc < 2 || jobs_is_help(argv[1])) {
-        fputs(data_help, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "stats")) return cmd_data_stats(argc - 1, argv + 1);   // jobs/cmd_eval.c
-    fprintf(stderr, "ratlip data: unknown subcommand '%s'\n%s", argv[1], data_help);
-    return 2;
+    static const Command subs[] = {
+        {"synth", data_synth, "write the built-in synthetic shapes dataset"},
+        {"verify", data_verify, "check every shard of a dataset directory and print a summary"},
+        {"import", data_import, "convert PNG/JPEG images with caption files into shards"},
+        {"stats", cmd_data_stats, "Inception (FID) reference statistics of a split (jobs/cmd_eval.c)"},
+    };
+    return opt_dispatch("data", "Make, check, import datasets of HDF5 shards (io/dataset.h) and their FID statistics.",
+                        subs, (int)(sizeof subs / sizeof subs[0]), argc, argv);
 }

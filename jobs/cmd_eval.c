@@ -8,24 +8,23 @@
 #include <string.h>
 #include "core/fid.h"
 #include "core/kernels.h"
+#include "dist/agree.h"
 #include "dist/evaluate.h"
 #include "dist/rank.h"
+#include "dist/watch.h"
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/fidstats.h"
 #include "io/metrics.h"
-#include "io/fsutil.h"
+#include "io/fs.h"
 #include "io/runload.h"
 #include "jobs/commands.h"
 
 
 // ------------------------------------------------------------------ eval
 
-static const char *eval_help =
-    "usage: ratlip eval --ckpt FILE --data DIR [--n SAMPLES] [--config FILE] [--set key=value ...]\n"
-    "                   [--out DIR] [--no-ema] [--threads T]\n"
-    "\n"
+static const char eval_about[] =
     "FID, KID and CLIP score of a checkpoint's generator (its EMA copy when it has one, unless --no-ema) on\n"
     "the test split of DIR, under mpirun/srun or alone: rank 0 decides the sample set, every rank generates\n"
     "and embeds its share, rank 0 computes the metrics. The config is the checkpoint's (--config replaces\n"
@@ -45,39 +44,24 @@ static void dirname_of(char *out, size_t n, const char *path) {
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *config_file = NULL, *out_dir = NULL;
-    long n = 0, threads = 0;
-    int no_ema = 0, n_sets = 0;
-    char **sets = calloc((size_t)argc, sizeof(char *));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (jobs_is_help(a)) {
-            fputs(eval_help, stdout);
-            free(sets);
-            return 0;
-        }
-        int bad = 0;
-        if (!strcmp(a, "--no-ema")) { no_ema = 1; continue; }
-        if (!v) bad = 1;
-        else if (!strcmp(a, "--ckpt")) ckpt = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--config")) config_file = v;
-        else if (!strcmp(a, "--out")) out_dir = v;
-        else if (!strcmp(a, "--set")) sets[n_sets++] = (char *)v;
-        else if (!strcmp(a, "--n")) bad = jobs_opt_long("eval", a, v, 2, 100000000, &n);
-        else if (!strcmp(a, "--threads")) bad = jobs_opt_long("eval", a, v, 1, 1024, &threads);
-        else bad = 1;
-        if (bad) {
-            fprintf(stderr, "ratlip eval: unknown or incomplete option '%s'\n%s", a, eval_help);
-            free(sets);
-            return 2;
-        }
-        i++;
-    }
-    if (!ckpt || !data) {
-        fprintf(stderr, "ratlip eval: --ckpt FILE and --data DIR are required\n%s", eval_help);
-        free(sets);
-        return 2;
-    }
+    long n, threads;
+    int no_ema, n_sets;
+    OptList set_list;
+    const OptSpec opts[] = {
+        OPT_PATH("ckpt", 0, &ckpt, OPT_REQ, "FILE", "checkpoint to evaluate"),
+        OPT_PATH("data", 0, &data, OPT_REQ, "DIR", "dataset whose test split is the reference"),
+        OPT_LONG("n", 0, &n, 0, 2, 100000000L, NULL, "SAMPLES", "generated samples (default: eval.n_samples)"),
+        OPT_PATH("config", 0, &config_file, 0, "FILE", "config replacing the checkpoint's"),
+        OPT_LIST("set", 's', &set_list, "K=V", "override one config key"),
+        OPT_PATH("out", 0, &out_dir, 0, "DIR", "where metrics.h5 and eval-<step>.png go (default: the checkpoint's directory)"),
+        OPT_FLAG("no-ema", 0, &no_ema, "evaluate the trained generator, not its EMA copy"),
+        OPT_LONG("threads", 't', &threads, 0, 1, 1024, NULL, "T", "BLAS threads per rank"),
+        {0}};
+    const OptCommand cmd = {"eval", NULL, eval_about, NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);  // before MPI starts
+    if (prc != OPT_CONTINUE) return prc;
+    char **sets = set_list.v;
+    n_sets = set_list.n;
     DpInfo dp;
     Err e = {{0}};
     if (dp_init(&argc, &argv, (int)threads, &dp, &e)) {
@@ -102,14 +86,8 @@ int cmd_eval(int argc, char **argv) {
     rc = runload_gan(&rl, &cfg, &gan, &meta, &random_clip, &e);
     gan_built = !rc;
     if (!rc) rc = ds_open(&test, data, "test", &e);
-    // everyone agrees before the collective parts
-    int any = rc ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, dp.world);
-    if (any) {
-        if (!rc) err_set(&e, "another rank failed to load the checkpoint or dataset");
-        rc = -1;
-        goto done;
-    }
+    // everyone agrees before the collective parts (dist/agree.h: with the deadline)
+    if ((rc = dp_agree(rc, dp_get_timeout(), &e))) goto done;
     if (out_dir) snprintf(outd, sizeof outd, "%s", out_dir);
     else dirname_of(outd, sizeof outd, ckpt);
     rc = eval_ctx_init(&ctx, &cfg, data, outd, n, &e);
@@ -122,8 +100,7 @@ int cmd_eval(int argc, char **argv) {
         rc = fs_mkdir_p(outd, &e);
         if (!rc && !(m = metrics_open(path, &e))) rc = -1;
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, dp.world);
-    if (rc) goto done;
+    if ((rc = dp_agree(rc, dp_get_timeout(), &e))) goto done;
     if (dp.rank == 0)
         printf("eval: %s step %lld, %s generator, %ld samples on %d rank%s, reference %s (%ld images)\n", ckpt,
                (long long)meta.step, gan.has_ema && !no_ema ? "EMA" : "raw", ctx.n_samples, dp.size,
@@ -136,6 +113,7 @@ int cmd_eval(int argc, char **argv) {
         if (random_clip) printf("note: random-weight CLIP (model.clip_weights empty): the CLIP score is not meaningful\n");
     }
 done:
+    if (rc && dp_stalled()) dp_stall_abort(e.msg);   // MPI cannot finish after a timed-out collective
     if (rc && (dp.rank == 0 || e.msg[0])) fprintf(stderr, "ratlip eval: rank %d: %s\n", dp.rank, e.msg);
     if (m) {
         Err ce;
@@ -155,35 +133,21 @@ done:
 
 // ------------------------------------------------------------------ fid
 
-static const char *fid_help =
-    "usage: ratlip fid A.h5 B.h5 [--force]\n"
-    "\n"
-    "FID (and KID when both files hold /features) between two statistics files of `ratlip data stats`.\n"
-    "They must come from the same network and weights; --force compares them anyway.\n";
-
 int cmd_fid(int argc, char **argv) {
     const char *a = NULL, *b = NULL;
-    int force = 0;
-    for (int i = 1; i < argc; i++) {
-        if (jobs_is_help(argv[i])) {
-            fputs(fid_help, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--force")) force = 1;
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "ratlip fid: unknown option '%s'\n%s", argv[i], fid_help);
-            return 2;
-        } else if (!a) a = argv[i];
-        else if (!b) b = argv[i];
-        else {
-            fprintf(stderr, "ratlip fid: more than two files\n%s", fid_help);
-            return 2;
-        }
-    }
-    if (!a || !b) {
-        fprintf(stderr, "ratlip fid: two statistics files are needed\n%s", fid_help);
-        return 2;
-    }
+    int force;
+    const OptSpec opts[] = {
+        OPT_ARG("A.h5", &a, OPT_REQ, "statistics file of `ratlip data stats` (or of `ratlip eval`)"),
+        OPT_ARG("B.h5", &b, OPT_REQ, "the other one"),
+        OPT_FLAG("force", 0, &force, "compare files of different networks or weights anyway"),
+        {0}};
+    const OptCommand cmd = {"fid", NULL,
+                            "FID (and KID when both files hold /features) between two statistics files of `ratlip data\n"
+                            "stats`. They must come from the same network and weights; --force compares them anyway.\n",
+                            NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    jobs_print_banner("fid");
     FidStats sa, sb;
     Err e = {{0}};
     if (fidstats_read(a, &sa, &e)) {
@@ -228,50 +192,26 @@ int cmd_fid(int argc, char **argv) {
 
 // ------------------------------------------------------------------ data stats
 
-static const char *stats_help =
-    "usage: ratlip data stats DIR [--split test] [--out FILE] [--weights INCEPTION.h5] [--config FILE]\n"
-    "                             [--threads T]\n"
-    "\n"
+static const char stats_about[] =
     "Inception pool3 statistics of every image of a split: /mu, /sigma (float64), /features, attributes n,\n"
     "network, weights_sha256. Written to FILE, default DIR/fid-stats-<split>-<network>.h5 (where `ratlip\n"
     "eval` and training look). Weights: --weights, else eval.inception_weights of --config, else the seeded\n"
     "random network (\"" FIDSTATS_RANDOM_NOTE "\").\n";
 
 int cmd_data_stats(int argc, char **argv) {
-    const char *dir = NULL, *split = "test", *out = NULL, *weights = NULL, *config_file = NULL;
-    long threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (jobs_is_help(a)) {
-            fputs(stats_help, stdout);
-            return 0;
-        }
-        if (a[0] != '-') {
-            if (dir) {
-                fprintf(stderr, "ratlip data stats: one directory only ('%s')\n%s", a, stats_help);
-                return 2;
-            }
-            dir = a;
-            continue;
-        }
-        int bad = 0;
-        if (!v) bad = 1;
-        else if (!strcmp(a, "--split")) split = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--weights")) weights = v;
-        else if (!strcmp(a, "--config")) config_file = v;
-        else if (!strcmp(a, "--threads")) bad = jobs_opt_long("data stats", a, v, 1, 1024, &threads);
-        else bad = 1;
-        if (bad) {
-            fprintf(stderr, "ratlip data stats: unknown or incomplete option '%s'\n%s", a, stats_help);
-            return 2;
-        }
-        i++;
-    }
-    if (!dir) {
-        fprintf(stderr, "ratlip data stats: DIR is required\n%s", stats_help);
-        return 2;
-    }
+    const char *dir = NULL, *split = NULL, *out = NULL, *weights = NULL, *config_file = NULL;
+    long threads;
+    const OptSpec opts[] = {
+        OPT_ARG("DIR", &dir, OPT_REQ, "dataset directory"),
+        OPT_CHOICE("split", 0, &split, 0, "train|test", "test", "which split"),
+        OPT_PATH("out", 0, &out, 0, "FILE", "statistics file (default DIR/fid-stats-<split>-<network>.h5)"),
+        OPT_PATH("weights", 0, &weights, 0, "INCEPTION.h5", "Inception weights (io/tools/convert_inception.py)"),
+        OPT_PATH("config", 0, &config_file, 0, "FILE", "take the weights from its eval.inception_weights"),
+        OPT_LONG("threads", 't', &threads, 0, 1, 1024, NULL, "T", "BLAS threads"),
+        {0}};
+    const OptCommand cmd = {"data stats", NULL, stats_about, NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
     if (threads > 0) kern_set_threads((int)threads);
     jobs_print_banner("data stats");
     Err e = {{0}};
@@ -286,7 +226,7 @@ int cmd_data_stats(int argc, char **argv) {
     EvalCtx c;
     memset(&c, 0, sizeof c);
     Dataset *ds = NULL;
-    float *feat = NULL;
+    real *feat = NULL;
     long n = 0;
     int rc = eval_net_init(&c, weights, &e);
     if (!rc) rc = ds_open(&ds, dir, split, &e);

@@ -1,34 +1,24 @@
 // cmd_sample: `ratlip sample`, images from a trained generator for given captions.
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/kernels.h"
 #include "core/rng.h"
 #include "io/bow.h"
-#include "io/fsutil.h"
+#include "io/fs.h"
 #include "io/png.h"
 #include "io/runload.h"
 #include "jobs/commands.h"
 
 #define MAX_CAPTIONS 4096
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ratlip sample --ckpt FILE (--caption TEXT ... | --captions FILE) --out DIR\n"
-            "                     [--n PER_CAPTION] [--seed S] [--raw] [--threads N] [--set k=v ...]\n"
-            "\n"
-            "Writes one PNG per sample (DIR/sample-<caption>-<i>.png) and DIR/grid.png (a row per caption, the\n"
-            "captions in its text chunks and in grid.json). Uses the EMA generator when the checkpoint has one\n"
-            "(--raw: the trained weights), BatchNorm in eval mode, outputs clamped to [-1,1].\n"
-            "\n"
-            "  --caption TEXT   a caption (repeatable), embedded with the built-in `bow` encoder\n"
-            "  --captions FILE  one caption per line (blank lines skipped)\n"
-            "  --n N            samples per caption (default 4)\n"
-            "  --seed S         noise seed (default 0): the same seed gives the same images\n"
-            "Captions are embedded with `bow`, the encoder of `ratlip data synth`; for a dataset imported with\n"
-            "precomputed CLIP embeddings, sample from those embeddings instead (not supported here yet).\n");
-}
+static const char sample_about[] =
+    "Writes one PNG per sample (DIR/sample-<caption>-<i>.png) and DIR/grid.png (a row per caption, the\n"
+    "captions in its text chunks and in grid.json). Uses the EMA generator when the checkpoint has one\n"
+    "(--raw: the trained weights), BatchNorm in eval mode, outputs clamped to [-1,1].\n";
+static const char sample_epilog[] =
+    "Captions are embedded with `bow`, the encoder of `ratlip data synth`; for a dataset imported with\n"
+    "precomputed CLIP embeddings, sample from those embeddings instead (not supported here yet).\n";
 
 static int read_caption_file(const char *path, char **caps, int *n, Err *e) {
     FILE *f = fopen(path, "r");
@@ -44,41 +34,37 @@ static int read_caption_file(const char *path, char **caps, int *n, Err *e) {
 
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *capfile = NULL;
-    int per = 4, raw = 0, threads = 0, n_caps = 0, n_sets = 0;
-    long seed = 0;
-    char **caps = calloc(MAX_CAPTIONS, sizeof(char *)), **sets = calloc((size_t)argc + 1, sizeof(char *));
-    static const struct option opts[] = {{"ckpt", required_argument, 0, 'k'},   {"caption", required_argument, 0, 'c'},
-                                         {"captions", required_argument, 0, 'C'}, {"out", required_argument, 0, 'o'},
-                                         {"n", required_argument, 0, 'n'},       {"seed", required_argument, 0, 'S'},
-                                         {"raw", no_argument, 0, 'r'},           {"threads", required_argument, 0, 't'},
-                                         {"set", required_argument, 0, 's'},     {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int o, status = 2;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "k:c:C:o:n:S:rt:s:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'k': ckpt = optarg; break;
-        case 'c': if (n_caps < MAX_CAPTIONS) caps[n_caps++] = strdup(optarg); break;
-        case 'C': capfile = optarg; break;
-        case 'o': out = optarg; break;
-        case 'n': per = atoi(optarg); break;
-        case 'S': seed = atol(optarg); break;
-        case 'r': raw = 1; break;
-        case 't': threads = atoi(optarg); break;
-        case 's': sets[n_sets++] = optarg; break;
-        case 'h': usage(stdout); status = 0; goto out;
-        default: usage(stderr); goto out;
-        }
-    }
+    int per, raw, threads, n_caps = 0, n_sets;
+    long seed;
+    OptList cap_list, set_list;
+    const OptSpec opts[] = {
+        OPT_PATH("ckpt", 'k', &ckpt, OPT_REQ, "FILE", "checkpoint of `ratlip train`"),
+        OPT_LIST("caption", 'c', &cap_list, "TEXT", "a caption, embedded with the built-in `bow` encoder"),
+        OPT_PATH("captions", 'C', &capfile, 0, "FILE", "one caption per line (blank lines skipped)"),
+        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "where the PNGs go"),
+        OPT_INT("n", 'n', &per, 0, 1, 4096, "4", "N", "samples per caption"),
+        OPT_LONG("seed", 'S', &seed, 0, 0, 2147483647L, "0", "S", "noise seed: the same seed gives the same images"),
+        OPT_FLAG("raw", 'r', &raw, "the trained generator, not its EMA copy"),
+        OPT_INT("threads", 't', &threads, 0, 1, 1024, NULL, "N", "BLAS threads"),
+        OPT_LIST("set", 's', &set_list, "K=V", "override one key of the checkpoint's config"),
+        {0}};
+    const OptCommand cmd = {"sample", "--ckpt FILE (--caption TEXT ... | --captions FILE) --out DIR [options]",
+                            sample_about, sample_epilog, opts};
+    int status = opt_parse(&cmd, argc, argv);
+    if (status != OPT_CONTINUE) return status;
+    char **caps = calloc(MAX_CAPTIONS, sizeof(char *)), **sets = set_list.v;
+    n_sets = set_list.n;
     Err e = {{0}};
-    if (!ckpt || !out || (!n_caps && !capfile) || per < 1 || optind < argc) {
-        fprintf(stderr, "ratlip sample: %s\n", !ckpt ? "--ckpt FILE is required" : !out ? "--out DIR is required"
-                                               : per < 1 ? "--n must be at least 1"
-                                               : optind < argc ? "unexpected argument"
-                                                               : "give --caption TEXT or --captions FILE");
-        usage(stderr);
+    status = 2;
+    if (!cap_list.n && !capfile) {
+        fprintf(stderr, "ratlip sample: give --caption TEXT or --captions FILE ('ratlip sample --help')\n");
         goto out;
     }
+    if (cap_list.n > MAX_CAPTIONS) {
+        fprintf(stderr, "ratlip sample: %d captions: at most %d\n", cap_list.n, MAX_CAPTIONS);
+        goto out;
+    }
+    for (int i = 0; i < cap_list.n; i++) caps[n_caps++] = strdup(cap_list.v[i]);
     status = 1;
     if (capfile && read_caption_file(capfile, caps, &n_caps, &e)) goto fail;
     if (threads > 0) kern_set_threads(threads);
@@ -110,7 +96,7 @@ int cmd_sample(int argc, char **argv) {
             break;
         }
         for (int i = 0; i < per; i++) {
-            memcpy(s + (size_t)i * T, emb, sizeof(float) * T);
+            for (int j = 0; j < T; j++) s[(size_t)i * T + j] = (real)emb[j];
             // noise by (caption, sample) index: adding captions does not change earlier images
             rng_fill_normal(z + (size_t)i * Z, Z, 0, 1, key, ((uint64_t)c << 20) | (uint64_t)i);
             grid_caps[c * per + i] = caps[c];
@@ -120,13 +106,13 @@ int cmd_sample(int argc, char **argv) {
         for (int i = 0; i < per && !rc; i++) {
             char path[1200];
             snprintf(path, sizeof path, "%s/sample-%03d-%02d.png", out, c, i);
-            rc = png_write_grid_f32(path, dst + (size_t)i * 3 * S * S, 1, S, S, 1, 1, (const char *const *)&caps[c], &e);
+            rc = png_write_grid_real(path, dst + (size_t)i * 3 * S * S, 1, S, S, 1, 1, (const char *const *)&caps[c], &e);
         }
     }
     if (!rc) {
         char path[1200];
         snprintf(path, sizeof path, "%s/grid.png", out);
-        rc = png_write_grid_f32(path, img, n, S, S, n_caps, per, grid_caps, &e);
+        rc = png_write_grid_real(path, img, n, S, S, n_caps, per, grid_caps, &e);
         if (!rc) printf("sample: wrote %d images and %s%s\n", n, path,
                         random_clip ? " (note: trained with a random-weight CLIP)" : "");
     }
@@ -144,5 +130,6 @@ out:
     for (int i = 0; i < n_caps; i++) free(caps[i]);
     free(caps);
     free(sets);
+    free(cap_list.v);
     return status;
 }

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include "core/rng.h"
 #include "io/config.h"
+#include "io/fs.h"
 #include "jobs/commands.h"
 
 #define SWEEP_MAX_AXES 32
@@ -49,40 +50,6 @@ typedef struct {
     const cJSON *values;    // grid / choice: the array of values
     double lo, hi;          // uniform, log_uniform, int
 } Axis;
-
-static char *read_text(const char *path, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { err_set(e, "%s: cannot open (%s)", path, strerror(errno)); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        fclose(f);
-        err_set(e, "%s: cannot read", path);
-        return NULL;
-    }
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
-static int write_text(const char *path, const char *text, Err *e) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return err_set(e, "%s: cannot create (%s)", tmp, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) return err_set(e, "%s: cannot write (%s)", path, strerror(errno));
-    return 0;
-}
-
-static int make_dir(const char *path, Err *e) {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return err_set(e, "%s: cannot create directory (%s)", path, strerror(errno));
-    return 0;
-}
 
 static int key_known(const char *key) {
     for (int i = 0; i < config_key_count(); i++)
@@ -286,7 +253,7 @@ static int sweep_trial(const Sweep *s, int t, Config *c, cJSON **values, Err *e)
 }
 
 static int sweep_expand(const char *spec_path, const char *out, int quiet, Err *e) {
-    char *text = read_text(spec_path, e);
+    char *text = fs_read_all(spec_path, 0, NULL, e);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -294,11 +261,11 @@ static int sweep_expand(const char *spec_path, const char *out, int quiet, Err *
     Sweep s = {.spec_path = spec_path};
     int rc = sweep_parse(&s, root, e);
     char path[4200];
-    if (!rc) rc = make_dir(out, e);
+    if (!rc) rc = fs_mkdir_p(out, e);
     snprintf(path, sizeof path, "%s/trials", out);
-    if (!rc) rc = make_dir(path, e);
+    if (!rc) rc = fs_mkdir_p(path, e);
     snprintf(path, sizeof path, "%s/runs", out);
-    if (!rc) rc = make_dir(path, e);
+    if (!rc) rc = fs_mkdir_p(path, e);
     cJSON *manifest = cJSON_CreateObject(), *trials = cJSON_CreateArray(), *keys = cJSON_CreateArray();
     cJSON_AddStringToObject(manifest, "name", s.name);
     cJSON_AddNumberToObject(manifest, "n_trials", s.n_trials);
@@ -316,7 +283,7 @@ static int sweep_expand(const char *spec_path, const char *out, int quiet, Err *
         snprintf(run, sizeof run, "runs/trial-%04d", t);
         snprintf(path, sizeof path, "%s/%s", out, rel);
         char *json = config_to_json(&c);
-        rc = write_text(path, json, e);
+        rc = fs_write_atomic(path, json, strlen(json), e);
         free(json);
         cJSON *tr = cJSON_CreateObject();
         cJSON_AddNumberToObject(tr, "trial", t);
@@ -333,7 +300,7 @@ static int sweep_expand(const char *spec_path, const char *out, int quiet, Err *
     if (!rc) {
         char *m = cJSON_Print(manifest);
         snprintf(path, sizeof path, "%s/sweep.json", out);
-        rc = write_text(path, m, e);
+        rc = fs_write_atomic(path, m, strlen(m), e);
         free(m);
     }
     if (!rc)
@@ -344,41 +311,29 @@ static int sweep_expand(const char *spec_path, const char *out, int quiet, Err *
     return rc;
 }
 
-static void sweep_usage(FILE *f) {
-    fprintf(f, "usage: ratlip sweep expand SWEEP.json --out DIR [--quiet]\n"
-               "  writes DIR/trials/trial-NNNN.json (full configs), DIR/sweep.json (manifest) and DIR/runs/;\n"
-               "  the spec format is described at the top of jobs/cmd_sweep.c and in README.md (On a cluster)\n");
-}
-
-int cmd_sweep(int argc, char **argv) {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        sweep_usage(stdout);
-        return 0;
-    }
+static int sweep_expand_cmd(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
-    int quiet = 0;
-    if (argc < 2 || strcmp(argv[1], "expand") != 0) {
-        sweep_usage(stderr);
-        return 2;
-    }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-        else if (argv[i][0] != '-' && !spec) spec = argv[i];
-        else {
-            fprintf(stderr, "ratlip sweep expand: unexpected argument '%s'\n", argv[i]);
-            sweep_usage(stderr);
-            return 2;
-        }
-    }
-    if (!spec || !out) {
-        sweep_usage(stderr);
-        return 2;
-    }
+    int quiet;
+    const OptSpec opts[] = {
+        OPT_ARG("SWEEP.json", &spec, OPT_REQ, "the sweep spec (format at the top of jobs/cmd_sweep.c and in README.md)"),
+        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "where trials/, sweep.json and runs/ go"),
+        OPT_FLAG("quiet", 'q', &quiet, "no line per trial"),
+        {0}};
+    const OptCommand cmd = {"sweep expand", NULL,
+                            "Writes DIR/trials/trial-NNNN.json (full configs), DIR/sweep.json (manifest) and DIR/runs/,\n"
+                            "for slurm/submit-sweep.sh (one array task per trial).\n",
+                            NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
     Err e = {{0}};
     if (sweep_expand(spec, out, quiet, &e)) {
         fprintf(stderr, "ratlip sweep expand: %s\n", e.msg);
         return 1;
     }
     return 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    static const Command subs[] = {{"expand", sweep_expand_cmd, "a sweep spec into numbered trial configs"}};
+    return opt_dispatch("sweep", NULL, subs, 1, argc, argv);
 }

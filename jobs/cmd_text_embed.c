@@ -8,16 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/bow.h"
+#include "io/fs.h"
 #include "jobs/commands.h"
-
-static const char *text_embed_help =
-    "usage: ratlip text-embed \"caption\" [\"caption\" ...] [--out FILE.h5]\n"
-    "\n"
-    "Embeds each caption with the built-in bow encoder (D=512): lower-cased words (split on anything that\n"
-    "is not an ASCII letter or digit), each a fixed Gaussian vector from the word's FNV-1a hash, summed\n"
-    "and scaled to L2 norm 10. Without --out prints one line of 512 numbers per caption; with --out\n"
-    "writes /text_emb float32 [n, 512] and /captions (root attribute text_encoder = \"bow\"), the\n"
-    "format `ratlip data import --text-emb` reads.\n";
 
 static int write_h5(const char *path, const float *emb, int n, char **caps) {
     char tmp[4200];
@@ -49,42 +41,32 @@ static int write_h5(const char *path, const float *emb, int n, char **caps) {
     H5Sclose(sp);
     H5Tclose(at);
     bad |= H5Fclose(f) < 0;
-    int fd = open(tmp, O_RDONLY);
-    bad |= fd < 0 || fsync(fd) != 0;
-    if (fd >= 0) close(fd);
-    if (bad || rename(tmp, path)) {
+    if (bad) {
         unlink(tmp);
         return -1;
     }
-    return 0;
+    Err ignore;   // the caller names the file
+    return fs_commit(tmp, path, &ignore);
 }
 
 int cmd_text_embed(int argc, char **argv) {
     const char *out = NULL;
-    char **caps = calloc((size_t)argc, sizeof(char *));
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(text_embed_help, stdout);
-            free(caps);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "ratlip text-embed: --out needs a file name\n");
-                free(caps);
-                return 2;
-            }
-            out = argv[++i];
-        } else {
-            caps[n++] = argv[i];
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "ratlip text-embed: no caption given\n%s", text_embed_help);
-        free(caps);
-        return 2;
-    }
+    OptList cap_list;
+    const OptSpec opts[] = {
+        OPT_ARGS("CAPTION", &cap_list, OPT_REQ, "a caption (quote it); \"--\" before captions that start with '-'"),
+        OPT_PATH("out", 'o', &out, 0, "FILE.h5", "write /text_emb float32 [n, 512] and /captions (root attribute\n"
+                                                 "text_encoder = \"bow\"), the format `ratlip data import --text-emb` reads"),
+        {0}};
+    const OptCommand cmd = {
+        "text-embed", NULL,
+        "Embeds each caption with the built-in bow encoder (D=512): lower-cased words (split on anything that\n"
+        "is not an ASCII letter or digit), each a fixed Gaussian vector from the word's FNV-1a hash, summed\n"
+        "and scaled to L2 norm 10. Without --out prints one line of 512 numbers per caption.\n",
+        NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    char **caps = cap_list.v;
+    int n = cap_list.n;
     float *emb = malloc((size_t)n * BOW_DIM * sizeof(float));
     int rc = 0;
     for (int i = 0; i < n && !rc; i++)

@@ -1,19 +1,11 @@
 // commands: the `ratlip` subcommands. Each takes the arguments after its name (argv[0] is the
 // subcommand) and returns the process exit status. Registered in jobs/main.c.
+// Every command parses its arguments with jobs/options.h (one table per command; Command is there too).
 #pragma once
-
-typedef struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} Command;
+#include "jobs/options.h"
 
 // Start-up report every command that computes prints: version, git revision, BLAS kernel, threads.
 void jobs_print_banner(const char *what);
-// jobs/options.c: "--help" or "-h"; an integer option value v in [lo, hi] (else prints
-// "ratlip CMD: NAME wants an integer in LO..HI, got 'V'" and returns -1).
-int jobs_is_help(const char *arg);
-int jobs_opt_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out);
 
 int cmd_train(int argc, char **argv);      // jobs/cmd_train.c
 int cmd_sample(int argc, char **argv);     // jobs/cmd_sample.c

@@ -3,19 +3,67 @@
 # the `slow` label, then builds with ASan+UBSan and runs the unit tests again.
 #   tests/run.sh            full run (what CI runs)
 #   tests/run.sh --quick    skip the sanitizer build
-set -euo pipefail
+# Every stage runs even when an earlier one failed (a failed build skips only the tests that need it);
+# the script ends with a table of the stages, their times and the CPU, and exits non-zero naming the
+# stages that failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 quick=0; [ "${1:-}" = "--quick" ] && quick=1
-tests/install-deps.sh
 jobs=$(nproc)
 # MPI tests run as root in CI and need more ranks than cores: the harness, not ratlip, allows that.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRATLIP_WERROR=ON >/dev/null
-cmake --build build -j"$jobs"
-(cd build && ctest -LE slow --output-on-failure -j"$jobs")
+
+summary=()
+failed=()
+t_all=$(date +%s)
+# stage NAME COMMAND...: runs COMMAND, records ok/FAILED and the seconds it took. Returns its status.
+stage() {
+  local name=$1 t0 rc
+  shift
+  t0=$(date +%s)
+  echo "==== tests/run.sh: $name"
+  "$@"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    summary+=("$(printf '  %-34s ok      %5d s' "$name" $(($(date +%s) - t0)))")
+  else
+    summary+=("$(printf '  %-34s FAILED  %5d s  (exit %d)' "$name" $(($(date +%s) - t0)) $rc)")
+    failed+=("$name")
+  fi
+  return $rc
+}
+skipped() { summary+=("$(printf '  %-34s skipped (%s)' "$1" "$2")"); failed+=("$1"); }
+
+# Without the dependencies nothing else can run: stop here, saying so.
+if ! stage "install dependencies" tests/install-deps.sh; then
+  echo "tests/run.sh: FAILED: installing dependencies (see above); nothing else was run" >&2
+  exit 1
+fi
+
+if stage "build (Release, -Werror)" bash -c \
+    "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRATLIP_WERROR=ON >/dev/null && cmake --build build -j$jobs"; then
+  stage "ctest -LE slow" bash -c "cd build && ctest -LE slow --output-on-failure -j$jobs"
+else
+  skipped "ctest -LE slow" "the build failed"
+fi
+
 if [ $quick -eq 0 ]; then
-  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DRATLIP_WERROR=ON -DRATLIP_SANITIZE=ON >/dev/null
-  cmake --build build-sanitize -j"$jobs"
-  (cd build-sanitize && ASAN_OPTIONS=detect_leaks=0 ctest -L unit -LE slow --output-on-failure -j"$jobs")
+  if stage "build (ASan+UBSan, Debug)" bash -c \
+      "cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DRATLIP_WERROR=ON -DRATLIP_SANITIZE=ON >/dev/null && cmake --build build-sanitize -j$jobs"; then
+    stage "sanitizer: ctest -L unit" bash -c \
+      "cd build-sanitize && ASAN_OPTIONS=detect_leaks=0 ctest -L unit -LE slow --output-on-failure -j$jobs"
+  else
+    skipped "sanitizer: ctest -L unit" "the sanitizer build failed"
+  fi
+fi
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo
+echo "tests/run.sh: $(($(date +%s) - t_all)) s on $(nproc) cores of $cpu" \
+     "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "tests/run.sh: FAILED: $(IFS=,; echo "${failed[*]}" | sed 's/,/, /g')" >&2
+  exit 1
 fi
 echo "tests/run.sh: all tests passed"

@@ -73,9 +73,73 @@ double tu_rel_err(const float *got, const float *want, size_t n) {
 int tu_close(const char *what, const float *got, const float *want, size_t n, double tol) {
     double r = tu_rel_err(got, want, n);
     int ok = r <= tol;
-    printf("%-4s %-48s rel err %.3e (tol %.0e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
+    printf("%-4s %-48s rel err %.3e (tol %.1e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
     if (!ok) tu_failures++;
     return ok;
+}
+
+double tu_sum_bound(double K, double q, double u) { return 2 * TU_LAMBDA * u * sqrt(K * q); }
+double tu_sum_tol(double K, double u) { return 2 * TU_LAMBDA * u * sqrt(K); }
+
+double tu_max_abs_f32(const float *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)x[i]) > m) m = fabs((double)x[i]);
+    return m;
+}
+
+int tu_close_abs(const char *what, const float *got, const float *want, size_t n, double bound) {
+    double maxdiff = 0, maxref = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= maxdiff)) maxdiff = d;  // NaN propagates as a failure
+        if (fabs((double)want[i]) > maxref) maxref = fabs((double)want[i]);
+    }
+    double scale = maxref > 1e-30 ? maxref : 1e-30;
+    int ok = maxdiff <= bound;
+    printf("%-4s %-48s rel err %.3e (tol %.1e, %zu values)\n", ok ? "ok" : "FAIL", what, maxdiff / scale,
+           bound / scale, n);
+    if (!ok) tu_failures++;
+    return ok;
+}
+
+double tu_ref_err(const char *file32, const char *name32, const char *file64, const char *name64) {
+    size_t n32, n64;
+    double *a = tu_read_f64(file32, name32, &n32), *b = tu_read_f64(file64, name64, &n64);
+    if (n32 != n64) {
+        fprintf(stderr, "testutil: %s:%s has %zu values, %s:%s %zu\n", file32, name32, n32, file64, name64, n64);
+        exit(1);
+    }
+    double maxdiff = 0, maxref = 0;
+    for (size_t i = 0; i < n32; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!(d <= maxdiff)) maxdiff = d;
+        if (fabs(b[i]) > maxref) maxref = fabs(b[i]);
+    }
+    free(a), free(b);
+    return maxref > 0 ? maxdiff / maxref : maxdiff;
+}
+
+int tu_ref_args(int argc, char **argv, const char **ref64) {
+    size_t l2 = argc > 2 ? strlen(argv[2]) : 0;
+    if (l2 > 3 && strcmp(argv[2] + l2 - 3, ".h5") == 0) {
+        *ref64 = argv[2];
+        return 3;
+    }
+    size_t l1 = strlen(argv[1]);
+    char *p = malloc(l1 + 8);   // kept for the test's lifetime
+    if (l1 > 3 && strcmp(argv[1] + l1 - 3, ".h5") == 0)
+        snprintf(p, l1 + 8, "%.*s_f64.h5", (int)(l1 - 3), argv[1]);
+    else
+        snprintf(p, l1 + 8, "%s_f64", argv[1]);
+    *ref64 = p;
+    return 2;
+}
+
+double tu_ref_tol_n(double tol, size_t n) { return n < 64 ? 4 * tol : tol; }
+
+double tu_ref_tol(double e_ref, size_t real_size) {
+    return TU_REF_KAPPA * e_ref * (real_size == sizeof(double) ? TU_U_F64 / TU_U_F32 : 1.0);
 }
 
 int tu_close_d(const char *what, const double *got, const double *want, size_t n, double tol) {
@@ -87,7 +151,7 @@ int tu_close_d(const char *what, const double *got, const double *want, size_t n
     }
     double r = maxdiff / (maxref > 1e-12 ? maxref : 1e-12);
     int ok = r <= tol;
-    printf("%-4s %-48s rel err %.3e (tol %.0e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
+    printf("%-4s %-48s rel err %.3e (tol %.1e, %zu values)\n", ok ? "ok" : "FAIL", what, r, tol, n);
     if (!ok) tu_failures++;
     return ok;
 }

@@ -128,6 +128,7 @@ with tempfile.TemporaryDirectory(prefix="ratlip_sweep_") as w:
           "swept columns carry each trial's values")
     check([r["status"] for r in rows] == ["finished", "finished (preempted 2x, resumed)", "running", "pending"],
           "status: %s" % [r["status"] for r in rows])
+    # analyze prints metrics with %.6g: within 5e-6 relative of the stored double
     close = lambda a, b: math.isclose(float(a), float(b), rel_tol=1e-5, abs_tol=1e-9)
     for r in rows[:3]:
         e = expect[r["run"]]

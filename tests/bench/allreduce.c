@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "core/kernels.h"
 #include "core/params.h"
 #include "dist/grads.h"
 #include "dist/rank.h"
@@ -99,7 +100,7 @@ int main(int argc, char **argv) {
         double tp = median(t_plain, REPS), td = median(t_dp, REPS);
         double ts = median(t_serial, REPS), to = median(t_over, REPS);
         double ws = median(w_serial, REPS), wo = median(w_over, REPS);
-        printf("%s\n", info.startup);
+        printf("%s\n%s\n", kern_cpu_line(), info.startup);
         printf("buffer %.1f MiB in %d tensors, %d buckets of ~%.0f KiB, backward %.0f ms, median of %d\n", bytes / 1048576,
                TENSORS, g.n_buckets, kib, bwd_ms, REPS);
         printf("%-34s %10s %12s\n", "reduction", "time ms", "algbw GB/s");

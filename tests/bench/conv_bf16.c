@@ -115,6 +115,7 @@ int main(int argc, char **argv) {
     onednn_conv_bf16(1);
     printf("# bench_conv_bf16: %s, %d thread(s); forward+backward ms (fastest run, %s time)\n",
            kern_backend_name(), threads, cpu_clock ? "CPU" : "wall");
+    printf("# %s\n", kern_cpu_line());
     onednn_conv_bf16(0);
     printf("%-10s %-30s %8s %8s %8s %6s %9s %9s %9s\n", "op", "shape", "im2col", "f32", "bf16", "f32/bf", "err out",
            "err din", "err dw");

@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
     int B = argc > 1 ? atoi(argv[1]) : 4, threads = argc > 2 ? atoi(argv[2]) : 2;
     int S = argc > 3 ? atoi(argv[3]) : 64, reps = argc > 4 ? atoi(argv[4]) : 3;
     kern_set_threads(threads);
+    printf("%s\n", kern_cpu_line());
     Inception net;
     Err e;
     if (inception_build(&net, INCEPTION_FID, &e)) {
@@ -26,7 +27,7 @@ int main(int argc, char **argv) {
     }
     inception_init_random(&net, 1);
     inception_prepare(&net, &e);
-    IncActs *a = inception_acts_new(B);
+    IncActs *a = inception_acts_new(&net, B);
     real *img = malloc((size_t)B * 3 * S * S * sizeof(real)), *feat = malloc((size_t)B * INCEPTION_DIM * sizeof(real));
     rng_fill_uniform(img, (size_t)B * 3 * S * S, -1, 1, rng_key(1, RNG_SAMPLE), 0);
     inception_forward(&net, a, feat, img, B, S);   // warm-up (scratch buffers)

@@ -4,6 +4,8 @@
 set -eu
 BUILD=$1; B=${2:-4}; T=${3:-2}
 HERE=$(dirname "$0")
+. "$HERE/cpu.sh"
+bench_cpu_line torch
 c=$(OMP_NUM_THREADS=$T "$BUILD/tests/bench/bench_eval" "$B" "$T" 64 3)
 p=$(OMP_NUM_THREADS=$T /usr/bin/python3 "$HERE/../reference/inception_ref.py" --bench --batch "$B" --threads "$T" --size 64)
 echo "$c"

@@ -69,6 +69,7 @@ int main(int argc, char **argv) {
 
     int have_onednn = kern_use_onednn(1);
     printf("# bench_iter: %s, %d thread(s), batch %d, %dx%d images\n", kern_backend_name(), threads, B, R, R);
+    printf("# %s\n", kern_cpu_line());
     double best[2] = {1e30, 1e30}, best_cpu[2] = {1e30, 1e30}, cpu;
     for (int backend = 0; backend < 2; backend++)  // warm-up: primitives, scratch, page faults
         if (run_backend[backend] && kern_use_onednn(backend) == backend) iterate(&gan, img, s, s_mis, z, B, &cpu);

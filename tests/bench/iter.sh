@@ -13,6 +13,8 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q avx512f /proc/cpuinfo; then
     export OPENBLAS_CORETYPE=SkylakeX  # as the ratlip command selects it
 fi
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # as the ratlip command runs oneDNN's threads
+. "$here/cpu.sh"
+bench_cpu_line torch
 for t in 1 2; do
     echo "== $t thread(s)"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$iters" | grep -v '^#'

@@ -13,6 +13,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import ratlip  # noqa: E402  (the PyTorch reference model)
+from benchcpu import cpu_model  # noqa: E402
 
 
 def main():
@@ -33,7 +34,7 @@ def main():
         ratlip.train(model, [inputs], cfg["train"])
         best_cpu = min(best_cpu, (time.process_time() - c0) * 1e3)
         best_wall = min(best_wall, (time.perf_counter() - w0) * 1e3)
-    print(f"# iter_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {a.batch}")
+    print(f"# iter_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {a.batch} | cpu: {cpu_model()}")
     print(f"torch iteration ms, fastest of {a.iters} (wall / CPU): {best_wall:.1f} / {best_cpu:.1f}")
 
 

@@ -156,6 +156,7 @@ int main(int argc, char **argv) {
     cpu_clock = threads == 1;
     printf("# bench_ops: kernels %s, %d thread(s), %s time\n", kern_backend_name(), kern_get_threads(),
            cpu_clock ? "CPU" : "wall");
+    printf("# %s\n", kern_cpu_line());
     const int N = 8;   // tiny config, batch 8 per rank
     // G blocks and the fuse convs (spec/model.md Decisions §3)
     bench_conv("conv3x3", N, 256, 8, 256, 3, 1, 1);

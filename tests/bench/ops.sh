@@ -26,6 +26,8 @@ fi
 # ratlip itself runs oneDNN's OpenMP threads with OMP_WAIT_POLICY=passive (core/kernels.h,
 # kern_startup_env); measure what it does. A value the user set is kept.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+. "$here/cpu.sh"
+bench_cpu_line torch
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -40,6 +42,7 @@ for t in 1 2; do
         r=$((r + 1))
     done
     for f in c o t; do grep -m1 '^#' "$tmp/$f$t"; done
+    grep -m1 '^# cpu:' "$tmp/c$t" || true
     # join the three outputs on (op, shape); GFLOP/s from the C time (fwd+bwd counts 3x the forward flops)
     awk -F'\t' -v threads="$t" '
         function lo(a, b) { return a == "" || b < a ? b : a }

@@ -9,6 +9,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from benchcpu import cpu_model
+
 
 # one thread: process CPU time (what the op costs, without waiting for a core on a shared machine),
 # as bench_ops does; more threads: wall time
@@ -86,7 +88,7 @@ def main():
     if a.threads == 1:
         CLOCK = time.process_time
     torch.manual_seed(0)
-    print(f"# ops_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(f"# ops_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s) | cpu: {cpu_model()}")
     N, s = 8, a.min_seconds
     bench_conv("conv3x3", N, 256, 8, 256, 3, 1, 1, s)
     bench_conv("conv3x3", N, 128, 16, 128, 3, 1, 1, s)

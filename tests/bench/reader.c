@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "core/kernels.h"
 #include "io/dataset.h"
 #include "io/reader.h"
 #include "io/synth.h"
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
     t0 = now_s();
     if (ds_open(&ds, dir, "train", &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     double t_open = now_s() - t0;
+    printf("%s\n", kern_cpu_line());
     printf("%-44s %10s\n", "what", "figure");
     printf("%-44s %9.2f s (%.0f images/s)\n", "synth 64x64 (train, 4 shards, incl. bow)", t_synth, n / t_synth);
     printf("%-44s %9.3f s\n", "ds_open (checks incl. NaN scan)", t_open);

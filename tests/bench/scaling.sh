@@ -27,6 +27,8 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q avx512f /proc/cpuinfo; then
     export OPENBLAS_CORETYPE=SkylakeX
 fi
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+. "$here/cpu.sh"
+bench_cpu_line
 # benchmark-only mpirun flags: this machine runs as root and has 2 vCPUs; no binding, so a 1-rank
 # run's two threads are not pinned to one core
 MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none"
@@ -77,6 +79,7 @@ set -- $counts
 g_mb=$(awk -v n="$1" 'BEGIN { printf "%.3f", n * 4 / 1048576 }')
 d_mb=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", (a + b) * 4 / 1048576 }')
 grep -m1 'BLAS\|oneDNN' "$tmp/1x1.0" || true
+grep -m1 '^cpu:' "$tmp/1x1.0" || true
 
 b11=$(best 1x1) b12=$(best 1x2) b21=$(best 2x1)
 echo

@@ -239,6 +239,7 @@ int main(int argc, char **argv) {
 
     printf("# bench_step: %s, %d thread(s), rat_mode %s, batch %d, %dx%d images\n", kern_backend_name(), threads,
            cfg.model.rat_mode, B, S, S);
+    printf("# %s\n", kern_cpu_line());
     double cpu, best = 1e30, best_cpu = 1e30, pw[N_PARTS], pc[N_PARTS];
     for (int p = 0; p < N_PARTS; p++) pw[p] = pc[p] = 1e30;
     iterate(&gan, img, s, s_mis, z, B, &cpu);  // warm-up: primitives, scratch, page faults

@@ -33,6 +33,8 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$here/cpu.sh"
+bench_cpu_line torch
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for mode in sample batch; do
     for t in 1 2; do
@@ -49,6 +51,7 @@ for mode in sample batch; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -m1 '^#' "$tmp/c"
+grep -m1 '^# cpu:' "$tmp/c" || true
 grep -m1 '^#' "$tmp/t"
 
 # C rows: ITER mode threads wall cpu; PART name wall cpu (after an ITER row: mode/threads from it)

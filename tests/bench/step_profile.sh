@@ -20,6 +20,8 @@ fi
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$here/cpu.sh"
+bench_cpu_line
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ONEDNN_JIT_PROFILE=2 DNNL_JIT_PROFILE=2 \
     perf record -F 499 -o "$tmp/perf.data" "$bench" 1 "$iters" "$here/../../jobs/configs/tiny.json" "$mode" \

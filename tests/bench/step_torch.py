@@ -30,6 +30,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import ratlip  # noqa: E402
+from benchcpu import cpu_model  # noqa: E402
 
 
 def _numel(shape):
@@ -203,7 +204,7 @@ def main():
     step = Step(model, tr)
     clock = time.process_time if a.threads == 1 else time.perf_counter
     print(f"# step_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s), rat_mode {a.rat_mode}, "
-          f"batch {a.batch}", flush=True)
+          f"batch {a.batch} | cpu: {cpu_model()}", flush=True)
     flops = count(lambda: step(real, s, z))  # also the first warm-up
     step(real, s, z)
     best = float("inf")

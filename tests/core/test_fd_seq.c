@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double EPS = 1e-5, TOL = 1e-6;
+static const double EPS = 1e-5, TOL = 1e-6;  // budget: tests/fdcheck.h
 static const size_t MAX_CHECKS = 300;
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -172,6 +172,9 @@ static void fd_resize(int H, int W, int OH, int OW) {
     double lhs = 0, rhs = 0, mag = 0;
     for (size_t i = 0; i < nout; i++) lhs += out[i] * wout[i], mag += fabs(out[i] * wout[i]);
     for (size_t i = 0; i < nin; i++) rhs += r.x[i] * back[i];
+    // two double sums of the same n products in other orders (the adjoint regroups them), random signs: they
+    // differ by <= 2·λ·u64·sqrt(n·Σt²) (testutil.h's model), ~2·λ·u64·1.3 = 2.3e-15 of Σ|t| for Gaussian
+    // terms (sqrt(n·Σt²) ~ 1.25·Σ|t|); tolerance 1e-12
     double rel = fabs(lhs - rhs) / (mag > 1e-300 ? mag : 1);
     int ok = rel <= 1e-12;
     snprintf(w, sizeof w, "resize nearest %dx%d->%dx%d", H, W, OH, OW);
@@ -274,6 +277,8 @@ static void fd_small_ops(void) {
 
 // ------------------------------------------------------------------ Adam
 // After the first step m/(1-β1) = g and v/(1-β2) = g², so p1 = p0 - lr·g/(|g| + eps) for any betas.
+// Budget, in double: both sides round p (|p| <= 4 here) once, u64·|p| each, and the update by ~6 roundings:
+// (2·u64·4 + 12·u64·lr)/lr = 8.9e-13 relative to lr (rounding of the update: ~1e-15); tolerance 1e-12.
 static void check_adam(double b1, double b2) {
     enum { n = 16 };
     double *p = rnd(n, 1), *g = rnd(n, 1), *m = zeros(n), *v = zeros(n), p0[n];

@@ -38,6 +38,11 @@ def values(np):
 v = {np: values(np) for np in (1, 2, 3)}
 worst = 0.0
 for np in (2, 3):
+    # Budget: every sample is generated and embedded by the same arithmetic whatever the rank count (its
+    # features are bit-identical: measured 0), and the statistics are double sums over 6 samples regrouped
+    # by rank: <= 2*lambda*u64*sqrt(6) = 4e-15 relative on each sum, times FID's sensitivity to them (a
+    # difference of traces ~1e3 here: ~1e-11). 1e-6 is that plus room for a kernel that picks another
+    # algorithm at another batch size (float32 features ~1e-7 apart, FID's relative sensitivity ~1).
     for k in v[1]:
         rel = abs(v[np][k] - v[1][k]) / max(abs(v[1][k]), 1e-12)
         worst = max(worst, rel)
@@ -50,6 +55,8 @@ for np in (1, 3):
         g = f["eval"]
         n = len(g["step"])
         assert n == 1 and g["step"][0] == 5, "metrics: /eval/step %r" % g["step"][:n]
+        # the log prints FID with 6 decimals, KID with 8, CLIP score with 4: half a printed digit (5e-7, 5e-9,
+        # 5e-5) relative to max(1, |v|) is within these; metrics.h5 holds the unrounded double
         for col, key, prec in (("fid", "fid", 1e-6), ("kid", "kid", 1e-6), ("clip_score", "clip", 1e-4)):
             got = g[col][0]
             if abs(got - v[np][key]) > prec * max(1.0, abs(got)):
@@ -72,7 +79,7 @@ PYEOF
 "$RATLIP" fid "$STATS" "$STATS" | tee "$W/fid_self.log"
 $PY -c "
 import re,sys; v=float(re.search(r'FID (\S+)', open('$W/fid_self.log').read()).group(1))
-sys.exit(0 if abs(v) < 1e-6 else 'FAIL: FID of a file with itself = %g' % v)"
+sys.exit(0 if abs(v) < 1e-6 else 'FAIL: FID of a file with itself = %g' % v)"  # printed to 6 decimals
 grep -q "$NOTE" "$W/fid_self.log" || fail "ratlip fid does not say '$NOTE'"
 if "$RATLIP" fid "$STATS" "$W/other.h5" > "$W/fid_other.log" 2>&1; then fail "ratlip fid compared other weights"; fi
 grep -q "not comparable: weights differ" "$W/fid_other.log" || { cat "$W/fid_other.log"; fail "refusal message"; }

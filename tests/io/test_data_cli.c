@@ -295,7 +295,7 @@ int main(int argc, char **argv) {
             char *end;
             double v = strtod(s, &end);
             if (end == s) break;
-            bad += fabs(v - ref[n]) > 1e-6 * (1 + fabs(ref[n]));
+            bad += fabs(v - ref[n]) > 1e-6 * (1 + fabs(ref[n]));  // printed with %.7g: 5e-7 relative
             s = end;
         }
         TU_CHECK(n == BOW_DIM && bad == 0, "text-embed printed %d values, %d wrong", n, bad);

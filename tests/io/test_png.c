@@ -123,7 +123,7 @@ int main(void) {
     // float NCHW [-1,1]: -1 -> 0, 1 -> 255, 0 -> 128 (127.5 rounds to even), out of range clamps
     float fl[2 * 3 * 1 * 2] = {-1, 1, 0, 2, -3, 0.5f, /* image 1 */ 1, 1, 1, 1, 1, 1};
     snprintf(path, sizeof path, "%s/f.png", dir);
-    TU_CHECK(png_write_grid_f32(path, fl, 2, 1, 2, 1, 2, NULL, &e) == 0, "write f32: %s", e.msg);
+    TU_CHECK(png_write_grid_real(path, fl, 2, 1, 2, 1, 2, NULL, &e) == 0, "write f32: %s", e.msg);
     TU_CHECK(read_png(path, &p) == 0 && p.w == 2 * 2 + PNG_GRID_SEP && p.h == 1, "f32 read back");
     TU_CHECK(px(&p, 0, 0)[0] == 0 && px(&p, 1, 0)[0] == 255 && px(&p, 0, 0)[1] == 128 && px(&p, 1, 0)[1] == 255 &&
                  px(&p, 0, 0)[2] == 0 && px(&p, 1, 0)[2] == 191 && px(&p, 4, 0)[0] == 255,

@@ -139,6 +139,8 @@ int main(void) {
                                     int sx = (f ? S - 1 - x : x) + ox - crop, sy = y + oy - crop;
                                     sx = sx < 0 ? 0 : sx >= S ? S - 1 : sx;
                                     sy = sy < 0 ? 0 : sy >= S ? S - 1 : sy;
+                                    // uint8 -> [-1, 1]: ours and px() may round the scale differently: a few
+                                    // u = 6e-8 on values <= 1
                                     ok = fabsf(im[((size_t)c * S + y) * S + x] - px(i, c, sy, sx)) < 1e-6f;
                                 }
                         if (ok) {

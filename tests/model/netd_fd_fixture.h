@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 static int failures = 0;
-static const double H = 1e-6, TOL = 1e-6;
+static const double H = 1e-6, TOL = 1e-6;  // budget: tests/fdcheck.h
 
 // max|got-want| / max(max|want|, 1e-8) <= TOL; prints the figure, counts a failure
 static void check(const char *what, const double *got, const double *want, size_t n) {

@@ -12,7 +12,9 @@
 #include <string.h>
 
 static int failures = 0;
-static const double H = 1e-6, TOL = 1e-6;
+static const double H = 1e-6, TOL = 1e-6;  // budget: tests/fdcheck.h
+// 1e-12 below: the same arithmetic compared with itself (truncated tower, accumulate +=), bit for bit in
+// practice; it allows sums regrouped in double, 2·λ·u64·sqrt(K) ~ 1e-13 for K <= 1024 (testutil.h)
 
 static void check(const char *what, const double *got, const double *want, size_t n, double tol) {
     double md = 0, mw = 1e-8;

@@ -3,11 +3,12 @@
 tests/reference/ratlip.py (tiny config, model.clip_remap as given), randomly initialised, saves it as an
 OpenAI-style checkpoint (state_dict with `visual.*` keys, fp16 like the released ones, plus a text-side key
 the converter must drop), converts it, loads the converted file back into the tower (ratlip.py's own
-loader) and writes /img [B,3,S,S] in [-1,1] and /emb [B,E] to --out.
+loader) and writes /img [B,3,S,S] in [-1,1], /emb [B,E] and /emb_f64 (the same tower in float64) to --out.
 
     clip_convert_ref.py --out REF.h5 --weights-out CLIP.h5 [--batch 3] [--remap standard|galip]
 """
 import argparse
+import copy
 import os
 import subprocess
 import sys
@@ -51,9 +52,15 @@ def main():
     img = torch.rand(args.batch, 3, S, S, generator=gen) * 2 - 1
     with torch.no_grad():
         _, emb = tower.encode(img)
+        # the same tower in float64 (the fp16 weights widened): the truth for the C encode, and the float32
+        # run's distance from it the yardstick of its tolerance
+        t64 = copy.deepcopy(tower).double()
+        t64.mean, t64.std = t64.mean.double(), t64.std.double()
+        _, emb64 = t64.encode(img.double())
     with h5py.File(args.out, "w") as f:
         f["img"] = img.numpy()
         f["emb"] = emb.numpy()
+        f["emb_f64"] = emb64.numpy()
         f.attrs["remap"] = args.remap
     print("clip_convert_ref: %d images %dx%d, emb %s" % (args.batch, S, S, tuple(emb.shape)))
 

@@ -12,7 +12,8 @@ BasicConv2d = conv (no bias) -> BatchNorm2d(eps=0.001) -> ReLU. Features: 2048-d
 
     inception_ref.py --out REF.h5 --weights-pth W.pth [--network fid|tv] [--batch B] [--size S]
         random init (seeded), saves the state_dict to W.pth (for io/tools/convert_inception.py),
-        writes /img [B,3,S,S] in [-1,1] (generator convention) and /feat [B,2048] to REF.h5;
+        writes /img [B,3,S,S] in [-1,1] (generator convention), /feat [B,2048] and /feat_f64 (the same
+        network in float64) to REF.h5;
         with --convert-to W.h5 it then converts W.pth with io/tools/convert_inception.py
     inception_ref.py --bench --batch B --threads T [--network fid]   images/s of the forward
 """
@@ -250,10 +251,15 @@ def main():
     torch.save(model.state_dict(), args.weights_pth)
     with torch.no_grad():
         feat = model(img)
+        # the same network in float64 from the same float32 weights and images: the truth the C float forward
+        # is measured against, and (feat - feat_f64) the float32 error that sets its tolerance
+        import copy
+        feat64 = copy.deepcopy(model).double()(img.double())
     import h5py
     with h5py.File(args.out, "w") as f:
         f["img"] = img.numpy()
         f["feat"] = feat.numpy()
+        f["feat_f64"] = feat64.numpy()
         f.attrs["network"] = args.network
     if args.convert_to:
         import os

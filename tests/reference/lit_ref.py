@@ -62,10 +62,12 @@ def retrieval_case(gen, E):
     t2i = np.mean([same[a, int(np.argmax(sim[:, a]))] for a in range(M)])
     chance = same.sum() / (M * M)
     perm = np.roll(np.arange(M), 1).astype(np.int32)
+    # in float64 from the float32 rows, as lit_clip_score accumulates (a float32 score would carry ~1e-7 error)
     cos = lambda a, b: float(np.mean(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
     un = u.numpy()
+    u64, t64 = un.astype(np.float64), tn.astype(np.float64)
     return dict(u=un, t=tn, i2t=np.float64(i2t), t2i=np.float64(t2i), chance=np.float64(chance), perm=perm,
-                score_own=np.float64(cos(un, tn)), score_perm=np.float64(cos(un, tn[perm])))
+                score_own=np.float64(cos(u64, t64)), score_perm=np.float64(cos(u64, t64[perm])))
 
 
 def main():

@@ -24,6 +24,13 @@ import ratlip  # noqa: E402
 failures = []
 
 
+# Two float64 computations of one formula in different orders (torch modules vs the loops written out
+# here): sums of K <= 512 terms through a few layers differ by <= 2*lambda*u64*sqrt(n*K) ~ 1e-13 relative
+# (tests/testutil.h's model, lambda = 8, u64 = 2^-53); the checks run in float64 for that reason (in
+# float32 the same budget is ~1e-4, which would hide a wrong formula of small effect).
+TOL_F64 = 1e-12
+
+
 def close(what, got, want, tol):
     err = (got - want).abs().max().item() / max(want.abs().max().item(), 1e-6)
     ok = err <= tol
@@ -51,9 +58,9 @@ def capture_rat_inputs(netG):
 
 def check_rat(cfg_sets, B=3):
     cfg = ratlip.load_config(None, cfg_sets)
-    model = ratlip.Model(cfg, seed=3)
+    model = ratlip.Model(cfg, seed=3, dtype=torch.float64)
     model.reset()
-    z, s = torch.randn(B, 100), torch.randn(B, 512)
+    z, s = torch.randn(B, 100, dtype=torch.float64), torch.randn(B, 512, dtype=torch.float64)
     cond = torch.cat([z, s], 1)
     seen, hooks = capture_rat_inputs(model.netG)
     with torch.no_grad():
@@ -64,7 +71,7 @@ def check_rat(cfg_sets, B=3):
     want = []
     with torch.no_grad():
         if mode == "sample":
-            h = c = torch.zeros(B, 64)
+            h = c = torch.zeros(B, 64, dtype=torch.float64)
             for blk in model.netG.mapping.FBlocks:
                 cell = blk.rat_cell
                 for _ in range(4):  # fuse1.affine0, fuse1.affine1, fuse2.affine0, fuse2.affine1
@@ -74,7 +81,7 @@ def check_rat(cfg_sets, B=3):
             for blk in model.netG.mapping.FBlocks:
                 for aff in (blk.fuse1.affine0, blk.fuse1.affine1, blk.fuse2.affine0, blk.fuse2.affine1):
                     r = aff.rnn
-                    h = c = torch.zeros(64)
+                    h = c = torch.zeros(64, dtype=torch.float64)
                     for t in range(B):  # the sequence is the batch
                         h, c = lstm_step(cond[t], h, c, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
                     want.append(h.view(1, 64))
@@ -83,28 +90,28 @@ def check_rat(cfg_sets, B=3):
     if not ok:
         failures.append("rat call count " + mode)
         return
-    close("rat_mode %s: h used by each affine == hand LSTM" % mode, torch.stack(seen), torch.stack(want), 1e-5)
+    close("rat_mode %s: h used by each affine == hand LSTM" % mode, torch.stack(seen), torch.stack(want), TOL_F64)
 
 
 def check_attention():
     torch.manual_seed(0)
     W, H, B, L = 64, 4, 2, 10
-    att = ratlip.Attention(W, H)
+    att = ratlip.Attention(W, H).double()
     nn.init.normal_(att.in_proj_weight, std=0.1)
     nn.init.normal_(att.in_proj_bias, std=0.1)
-    mha = nn.MultiheadAttention(W, H, batch_first=True)
+    mha = nn.MultiheadAttention(W, H, batch_first=True).double()
     mha.load_state_dict(att.state_dict())
-    x = torch.randn(B, L, W)
-    close("Attention == nn.MultiheadAttention (same state_dict)", att(x), mha(x, x, x, need_weights=False)[0], 1e-5)
+    x = torch.randn(B, L, W, dtype=torch.float64)
+    close("Attention == nn.MultiheadAttention (same state_dict)", att(x), mha(x, x, x, need_weights=False)[0], TOL_F64)
 
 
 def check_shuffle_attention():
     torch.manual_seed(1)
     C, G, B, Hs = 64, 8, 2, 5
-    sa = ratlip.ShuffleAttention(C, G)
+    sa = ratlip.ShuffleAttention(C, G).double()
     for p in sa.parameters():
         nn.init.normal_(p, std=0.5)
-    x = torch.randn(B, C, Hs, Hs)
+    x = torch.randn(B, C, Hs, Hs, dtype=torch.float64)
     k = C // (2 * G)
     o = torch.empty_like(x)
     with torch.no_grad():
@@ -124,7 +131,7 @@ def check_shuffle_attention():
         for j in range(C // 2):
             for q in range(2):
                 want[:, 2 * j + q] = o[:, q * C // 2 + j]
-        close("ShuffleAttention == spec §1.8 loops", sa(x), want, 1e-5)
+        close("ShuffleAttention == spec §1.8 loops", sa(x), want, TOL_F64)
 
 
 def check_resize_and_remap():
@@ -141,15 +148,15 @@ def check_resize_and_remap():
     close("nearest 128->224: src = min(floor(dst*(in/out)), in-1)", got, want, 0)
     # remap: galip sends x to 0.25x+0.75 before CLIP's normalisation
     cfg = ratlip.load_config(None, [])
-    tower = ratlip.VisionTower(cfg["model"])
+    tower = ratlip.VisionTower(cfg["model"]).double()
     tower.init_random()
-    img = torch.rand(1, 3, 64, 64) * 2 - 1
+    img = torch.rand(1, 3, 64, 64, dtype=torch.float64) * 2 - 1
     std_img = img * 0.5 + 0.5  # standard maps y to 0.5y+0.5 = 0.25x+0.75 for y = 0.5x+0.5
     cfg2 = ratlip.load_config(None, ["model.clip_remap=standard"])
-    tower2 = ratlip.VisionTower(cfg2["model"])
+    tower2 = ratlip.VisionTower(cfg2["model"]).double()
     tower2.load_state_dict(tower.state_dict())
     with torch.no_grad():
-        close("clip_remap galip(x) == standard(0.5x+0.5)", tower.encode(img)[1], tower2.encode(std_img)[1], 1e-5)
+        close("clip_remap galip(x) == standard(0.5x+0.5)", tower.encode(img)[1], tower2.encode(std_img)[1], TOL_F64)
 
 
 def check_magp():
@@ -170,6 +177,8 @@ def check_magp():
         if others.abs().max() > 0:
             print("FAIL MA-GP: sample %d's output has a gradient on other samples' inputs" % b)
             failures.append("magp: sample %d leaks into others" % b)
+    # float64: the same sums regrouped (~1e-14 after the 6th power) within 1e-10; the finite differences
+    # below (h = 1e-6) err by h^2*|f'''|/6 + u64*|value|/h ~ 1e-10 relative: tolerance 1e-5
     close("MA-GP per-sample norms == separate backward passes", norm, torch.stack(norms), 1e-10)
     close("MA-GP value == 2 mean ||g||^6", value, 2 * torch.stack(norms).pow(6).mean(), 1e-10)
     params = dict(list(("netD." + k, p) for k, p in D.named_parameters()) + list(("netC." + k, p) for k, p in C.named_parameters()))

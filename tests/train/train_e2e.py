@@ -4,7 +4,11 @@
     train_e2e.py RATLIP WORKDIR resume    2 ranks: 4 steps straight == 2 steps, stop, resume, 2 more (bit-exact)
     train_e2e.py RATLIP WORKDIR preempt   2 ranks: SIGUSR1 mid-run -> exit 3, status "preempted"; --resume auto
                                           finishes with the same bytes as an uninterrupted run
-    train_e2e.py RATLIP WORKDIR equiv     1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration
+    train_e2e.py RATLIP WORKDIR equiv     1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration:
+                                          to 1e-10 in double (ratlip_f64), within the measured rounding
+                                          budget in float (ratlip)
+    train_e2e.py RATLIP WORKDIR resume_short  1 rank x batch 4: 2 steps straight == 1 + resume + 1 (kernel matrix)
+    train_e2e.py RATLIP WORKDIR equiv_float  the float half of equiv, reusing equiv's double runs (kernel matrix)
     train_e2e.py RATLIP WORKDIR reshape   2 ranks for 2 steps, then --resume auto on 1 rank: continues at step 2,
                                           says the global batch changed, finishes
     train_e2e.py RATLIP WORKDIR evalbest  1 rank, evaluation every step: /eval rows in metrics.h5, and the best-FID
@@ -13,9 +17,13 @@
                                           --set key: exit 1, one line naming the culprit, status "failed"
     train_e2e.py RATLIP WORKDIR kill      kill -9 one of 2 ranks mid-run: the job ends within the deadline with a
                                           non-zero status naming the rank; --resume auto continues and finishes
+    train_e2e.py RATLIP WORKDIR stall     SIGSTOP one of 2 ranks mid-run (dist.timeout_s=15): the job ends within
+                                          timeout_s + 10 s with status 4 (stalled), a message naming the stopped
+                                          rank, and status file "stalled"; --resume auto then finishes
 Every check asserts; the script exits non-zero on the first failure.
 """
 import glob
+import json
 import os
 import shutil
 import signal
@@ -27,6 +35,7 @@ import h5py
 import numpy as np
 
 RATLIP, WORK, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+RATLIP_F64 = os.path.join(os.path.dirname(RATLIP), "ratlip_f64")   # the same program in double
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]   # test harness only
 FAST = ["--set", "train.log_every=1", "--set", "train.sample_every=0", "--set", "dist.check_every=1",
         "--threads", "1"]
@@ -37,8 +46,8 @@ def fail(msg):
     sys.exit(1)
 
 
-def run(args, ranks=2, check=True, **kw):
-    cmd = (MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + [RATLIP] + args
+def run(args, ranks=2, check=True, prog=None, **kw):
+    cmd = (MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + [prog or RATLIP] + args
     print("+", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
     print(p.stdout[-3000:])
@@ -54,6 +63,9 @@ def dataset(name, n=64):
     return d
 
 
+kinds = {}
+
+
 def tensors(path):
     """Every dataset of the checkpoint's networks (parameters, buffers, Adam moments) as numpy arrays."""
     out = {}
@@ -61,6 +73,7 @@ def tensors(path):
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset) and name.split("/")[0] in ("netG", "netD", "netC", "netG_ema"):
                 out[name] = obj[()]
+                kinds[name] = int(obj.attrs.get("kind", -1))   # 0 trainable, 2 buffer; -1 Adam moments
         f.visititems(visit)
         out["@adam_step"] = [f[n].attrs.get("adam_step", -1) for n in ("netG", "netD", "netC")]
         out["@step"] = f.attrs["step"]
@@ -118,6 +131,20 @@ def case_resume():
         fail("metrics of the resumed run: steps %s, expected [1, 2, 3, 4]" % steps)
 
 
+def case_resume_short():
+    """resume at its cheapest, for the kernel matrix: 1 rank x batch 4, 2 steps straight == 1 step, stop,
+    resume, 1 more (bit-exact: the same kernels in the same order give the same bits)."""
+    data = dataset("data")
+    a, b = fresh("resume_short_a", "resume_short_b")
+    small = ["--set", "train.batch_per_rank=4"] + FAST
+    run(["train", "--data", data, "--run-dir", a, "--steps", "2"] + small, ranks=1)
+    run(["train", "--data", data, "--run-dir", b, "--steps", "1"] + small, ranks=1)
+    p = run(["train", "--data", data, "--run-dir", b, "--steps", "2", "--resume", "auto"] + small, ranks=1)
+    if "resume: " not in p.stdout:
+        fail("the second run did not report resuming")
+    compare(os.path.join(a, "ckpt-00000002.h5"), os.path.join(b, "ckpt-00000002.h5"))
+
+
 def case_preempt():
     data = dataset("data")
     a, b = fresh("pre_a", "pre_b")
@@ -141,39 +168,131 @@ def case_preempt():
     compare(os.path.join(a, "ckpt-00000006.h5"), os.path.join(b, "ckpt-00000006.h5"))
 
 
+# Unit roundoff of the two programs: `ratlip` computes in float32, `ratlip_f64` (same sources,
+# RATLIP_F64) in float64.
+U32, U64 = 2.0 ** -24, 2.0 ** -53
+
+
+def checkpoint_config(path):
+    with h5py.File(path, "r") as f:
+        c = f.attrs["config_json"]
+    return json.loads(c if isinstance(c, str) else c.decode())
+
+
+def equiv_pair(prog, tag, common):
+    """1 rank x batch 8 and 2 ranks x batch 4 of `prog`; returns both step-1 checkpoints' tensors."""
+    one, two = fresh("eq_%s_1x8" % tag, "eq_%s_2x4" % tag)
+    run(["train", "--run-dir", one, "--set", "train.batch_per_rank=8"] + common, ranks=1, prog=prog)
+    run(["train", "--run-dir", two, "--set", "train.batch_per_rank=4"] + common, ranks=2, prog=prog)
+    a, b = (os.path.join(d, "ckpt-00000001.h5") for d in (one, two))
+    return tensors(a), tensors(b), checkpoint_config(a)
+
+
+def adam_bound(k, a, b, cfg, u):
+    """Per-entry bound on |p_a - p_b| for a parameter after Adam's first step, given the two runs'
+    gradients. With beta1 = 0 the checkpoint's adam_m is the gradient g and the first update is
+    p0 - lr*g/(|g| + eps), whose derivative in g is lr*eps/(|g| + eps)^2: up to lr/eps (1e4 here) for
+    g near 0. So |dp| <= lr*eps/(min|g| + eps)^2 * |dg| (min|g| taken as 0 when the signs differ), plus
+    the rounding of the update in each run: the final subtraction (u|p|) and the five operations of the
+    step (sqrt, /sqrt(bc2), +eps, m/denom, *lr: 5u*lr), twice (two runs) with a margin:
+    4u|p| + 12u*lr. netG_ema after one step is d*p0 + (1-d)*p1: its
+    difference is (1-d) times that of netG, below the same bound."""
+    net, name = k.split("/", 1)
+    src = "netG" if net == "netG_ema" else net
+    lr = cfg["train"]["lr_g"] if src == "netG" else cfg["train"]["lr_d"]
+    eps = cfg["train"]["adam_eps"]
+    ga = np.asarray(a["%s/adam_m/%s" % (src, name)], dtype=np.float64)
+    gb = np.asarray(b["%s/adam_m/%s" % (src, name)], dtype=np.float64)
+    gmin = np.where(np.sign(ga) == np.sign(gb), np.minimum(np.abs(ga), np.abs(gb)), 0.0)
+    p = np.abs(np.asarray(a[k], dtype=np.float64))
+    # (1 + 1e-9): numpy's own rounding of this bound, where the sensitivity term is all of the difference
+    return lr * eps / (gmin + eps) ** 2 * np.abs(ga - gb) * (1 + 1e-9) + 4 * u * p + 12 * u * lr
+
+
 def case_equiv():
+    """1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration.
+    Double (ratlip_f64): the two differ only in summation order (per-rank partial sums, the allreduce,
+    the sync-BN sums), ~1e-16 relative per operation: every gradient (Adam m), Adam v and BatchNorm
+    statistic must agree to 1e-10 of its tensor's scale; parameters within Adam's sensitivity to those
+    gradient differences (adam_bound).
+    Float (ratlip): the same claim with a budget measured, not chosen: the float rounding error of each
+    tensor is estimated three ways — the 1-rank float run against the exact (double) answer, the double
+    runs' own difference scaled by u32/u64, and the network's overall float error ratio times the
+    tensor's norm — and the 2-rank float run must be within 8x the largest of them of the exact answer
+    (two roundings of the same conditioning have errors of the same size; 8 covers the spread of a
+    ratio of two such errors). A missing or doubled share of the batch is an O(1) error: far outside."""
+    equiv(reuse_double=False)
+
+
+def case_equiv_float():
+    """The float half of `equiv` (for the kernel matrix, which varies only the float kernels): the
+    double runs are reused from the last `equiv` when their checkpoints are there."""
+    equiv(reuse_double=True)
+
+
+def equiv(reuse_double):
     data = dataset("data")
-    one, two = fresh("eq_1x8", "eq_2x4")
-    common = ["--steps", "1", "--set", "model.sync_bn=true", "--set", "model.rat_mode=sample"] + FAST
-    run(["train", "--data", data, "--run-dir", one, "--set", "train.batch_per_rank=8"] + common, ranks=1)
-    run(["train", "--data", data, "--run-dir", two, "--set", "train.batch_per_rank=4"] + common, ranks=2)
-    a, b = tensors(os.path.join(one, "ckpt-00000001.h5")), tensors(os.path.join(two, "ckpt-00000001.h5"))
-    # Averaged gradients: after one step with beta1 = 0, Adam's m is the gradient and v its square.
-    # float32 partial sums in another order (per rank, then allreduce): 1e-4 of each tensor's scale.
-    worst = max((rel(a[k], b[k]), k) for k in a if "/adam_" in k)
-    print("averaged gradients (Adam m, v): worst relative difference %.2e in %s" % worst)
-    if worst[0] > 1e-4:
-        fail("gradients differ: %.2e in %s" % worst)
-    # Updated parameters, where the update is well conditioned: Adam's first step is lr*g/(|g|+eps), a
-    # sign for |g| >> eps, so entries whose gradient is within float noise of 0 (|g| < 1e-3 max|g|,
-    # e.g. zero-initialised affine outputs) may legitimately step either way; everything else must agree.
-    worst, skipped, total = (0.0, ""), 0, 0
-    for k in a:
-        parts = k.split("/")
-        if "/adam_" in k or k.startswith("@") or parts[0] == "netG_ema":
-            continue
-        g = np.abs(np.asarray(a.get("%s/adam_m/%s" % (parts[0], "/".join(parts[1:])), 0.0), dtype=np.float64))
-        x, y = np.asarray(a[k], dtype=np.float64), np.asarray(b[k], dtype=np.float64)
-        keep = g >= 1e-3 * g.max() if np.ndim(g) and g.max() > 0 else np.ones(x.shape, bool)
-        skipped += int(x.size - keep.sum())
-        total += x.size
-        if keep.any():
-            r = np.abs(x - y)[keep].max() / max(np.abs(y).max(), 1e-12)
+    if not os.path.exists(RATLIP_F64):
+        fail("%s is missing: configure with -DRATLIP_F64_PROGRAM=ON (the default)" % RATLIP_F64)
+    common = ["--data", data, "--steps", "1", "--set", "model.sync_bn=true", "--set", "model.rat_mode=sample"] + FAST
+    done = [os.path.join(WORK, "eq_f64_%s" % d, "ckpt-00000001.h5") for d in ("1x8", "2x4")]
+    if reuse_double and all(os.path.exists(p) for p in done):
+        print("double runs reused from %s" % os.path.dirname(done[0]))
+        d1, d2, cfg = tensors(done[0]), tensors(done[1]), checkpoint_config(done[0])
+    else:
+        d1, d2, cfg = equiv_pair(RATLIP_F64, "f64", common)
+    f1, f2, _ = equiv_pair(RATLIP, "f32", common)
+    if set(d1) != set(d2) or set(d1) != set(f1) or set(f1) != set(f2):
+        fail("the four checkpoints hold different tensor sets")
+    computed = [k for k in d1 if not k.startswith("@") and ("/adam_" in k or kinds[k] == 2)]
+    params = [k for k in d1 if not k.startswith("@") and k not in computed]
+
+    # --- double: exactness
+    worst = max((rel(d1[k], d2[k]), k) for k in computed)
+    print("double: gradients, Adam v, BN statistics: worst relative difference %.2e in %s (bound 1e-10)" % worst)
+    if worst[0] > 1e-10:
+        fail("double: 1x8 and 2x4 differ: %.2e in %s" % worst)
+    check_params("double", d1, d2, params, cfg, U64)
+
+    # --- float: within the measured rounding budget of the exact answer
+    for net in ("netG", "netD", "netC"):
+        ks = [k for k in computed if k.startswith(net + "/")]
+        cat = lambda t: np.concatenate([np.asarray(t[k], dtype=np.float64).ravel() for k in ks])
+        ex, one, two = cat(d1), cat(f1), cat(f2)
+        ratio = np.linalg.norm(one - ex) / max(np.linalg.norm(ex), 1e-300)
+        ratio2 = np.linalg.norm(two - ex) / max(np.linalg.norm(ex), 1e-300)
+        print("float %s: relative L2 error against double, 1x8 %.2e, 2x4 %.2e" % (net, ratio, ratio2))
+        # the float program as a whole: within float's reach of the exact answer (u32 * 1e5: depth x
+        # conditioning of a deep network's backward, far below any wrong result)
+        if ratio > 1e5 * U32 or ratio2 > 1e5 * U32:
+            fail("float %s is %.2e / %.2e away from the double answer" % (net, ratio, ratio2))
+        worst = (0.0, "")
+        for k in ks:
+            ex, one, two = (np.asarray(t[k], dtype=np.float64) for t in (d1, f1, f2))
+            norm = np.linalg.norm(ex)
+            scale = max(np.linalg.norm(one - ex), np.linalg.norm(d1[k] - np.asarray(d2[k], np.float64)) * (U32 / U64),
+                        ratio * norm, U32 * norm)
+            r = np.linalg.norm(two - ex) / scale if scale > 0 else 0.0
             worst = max(worst, (r, k))
-    print("updated parameters: worst relative difference %.2e in %s (%d of %d entries with |g| < 1e-3 max|g| "
-          "not compared)" % (worst[0], worst[1], skipped, total))
-    if worst[0] > 1e-5:
-        fail("parameters differ: %.2e in %s" % worst)
+        print("float %s: worst 2x4 error / rounding scale %.2f in %s (bound 8)" % ((net,) + worst))
+        if worst[0] > 8:
+            fail("float: %s of the 2-rank run is %.1fx its rounding scale away from the exact answer" % (worst[1], worst[0]))
+    check_params("float", f1, f2, params, cfg, U32)
+
+
+def check_params(what, a, b, params, cfg, u):
+    worst, worst_rel = (0.0, ""), (0.0, "")
+    for k in params:
+        x, y = np.asarray(a[k], dtype=np.float64), np.asarray(b[k], dtype=np.float64)
+        if not x.size:
+            continue
+        over = np.abs(x - y) / adam_bound(k, a, b, cfg, u)
+        worst = max(worst, (float(over.max()), k))
+        worst_rel = max(worst_rel, (rel(x, y), k))
+    print("%s: parameters: worst relative difference %.2e in %s; worst |diff| / Adam bound %.3f in %s (bound 1)"
+          % (what, worst_rel[0], worst_rel[1], worst[0], worst[1]))
+    if worst[0] > 1:
+        fail("%s: parameter %s differs beyond what its gradient difference explains (%.2fx)" % (what, worst[1], worst[0]))
 
 
 def rel(x, y):
@@ -209,6 +328,64 @@ def case_kill():
     if "signal 9" not in out and "rank" not in out:
         fail("no message naming the dead process")
     run(["train", "--data", data, "--run-dir", d, "--steps", "6", "--resume", "auto"] + FAST)
+    if status(d) != "finished":
+        fail("status after resume: %r" % status(d))
+
+
+def rank_of(pid):
+    """The MPI rank of a process mpirun started (Open MPI puts it in the environment)."""
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    return int(env.get(b"OMPI_COMM_WORLD_RANK", b"-1"))
+
+
+def case_stall():
+    data = dataset("data")
+    d = fresh("stall")
+    timeout_s, slack_s = 15, 10
+    cmd = MPIRUN + ["-np", "2", RATLIP, "train", "--data", data, "--run-dir", d, "--steps", "400",
+                    "--set", "train.ckpt_every=2", "--set", "dist.timeout_s=%d" % timeout_s] + FAST
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    victim = None
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not glob.glob(os.path.join(d, "ckpt-*.h5")) and p.poll() is None:
+            time.sleep(0.2)
+        pids = subprocess.run(["pgrep", "-f", "ratlip train --data %s --run-dir %s" % (data, d)],
+                              stdout=subprocess.PIPE, text=True).stdout.split()
+        ranks = {rank_of(int(x)): int(x) for x in pids}
+        if 1 not in ranks:
+            fail("expected rank processes, found %s" % ranks)
+        victim = ranks[1]   # not rank 0: it writes the status file
+        t0 = time.time()
+        os.kill(victim, signal.SIGSTOP)
+        try:
+            out, _ = p.communicate(timeout=timeout_s + slack_s + 20)
+        except subprocess.TimeoutExpired:
+            fail("the job still runs %d s after SIGSTOP of rank 1 (dist.timeout_s=%d)" % (time.time() - t0, timeout_s))
+        took = time.time() - t0
+    finally:
+        if victim is not None:   # nothing may linger: wake the stopped rank and end it
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(victim, sig)
+                except ProcessLookupError:
+                    pass
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print(out[-2000:])
+    print("job ended %.1f s after SIGSTOP of rank 1 (dist.timeout_s=%d), status %d" % (took, timeout_s, p.returncode))
+    if p.returncode != 4:
+        fail("exit status %d, expected 4 (RATLIP_EXIT_STALLED)" % p.returncode)
+    if took > timeout_s + slack_s:
+        fail("took %.1f s, over dist.timeout_s + %d s" % (took, slack_s))
+    if "ranks not arrived: 1" not in out:
+        fail("no message naming rank 1 as the one that did not arrive")
+    if status(d) != "stalled":
+        fail("status file says %r, expected 'stalled'" % status(d))
+    newest = max(int(os.path.basename(x)[5:13]) for x in glob.glob(os.path.join(d, "ckpt-*.h5")))
+    run(["train", "--data", data, "--run-dir", d, "--steps", str(newest + 2), "--resume", "auto"] + FAST)
     if status(d) != "finished":
         fail("status after resume: %r" % status(d))
 
@@ -259,5 +436,7 @@ def case_badinput():
         fail("status after a failed start: %r" % status(d))
 
 
-{"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape, "preempt": case_preempt, "equiv": case_equiv, "kill": case_kill}[CASE]()
+{"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape,
+ "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
+ "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall}[CASE]()
 print("ok:", CASE)

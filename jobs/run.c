@@ -1,0 +1,326 @@
+#include "jobs/run.h"
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/kernels.h"
+#include "dist/sync.h"
+#include "dist/watch.h"
+#include "io/fs.h"
+#include "jobs/commands.h"
+
+double run_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ---------------------------------------------------------------- messages, status, agreement
+
+void run_say(Run *r, const char *fmt, ...) {
+    if (r->dp.rank != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    if (r->log) {
+        va_start(ap, fmt);
+        vfprintf(r->log, fmt, ap);
+        va_end(ap);
+        fflush(r->log);
+    }
+}
+
+// run_dir/status: "running", "finished", "failed", "preempted", "stalled" (rank 0). A status that
+// cannot be written (no run directory yet) is not worth failing for.
+static void run_status(Run *r, const char *status) {
+    if (r->dp.rank != 0 || !r->run_dir[0]) return;
+    char path[1100], text[32];
+    snprintf(path, sizeof path, "%s/status", r->run_dir);
+    int n = snprintf(text, sizeof text, "%s\n", status);
+    fs_write_atomic(path, text, (size_t)n, NULL);
+}
+
+int run_agree(Run *r, int rc, Err *e) {
+    (void)r;
+    return dp_agree(rc, dp_get_timeout(), e);
+}
+
+// Called by dist just before a stall ends the job: the status file and the log say so.
+static void on_stall(void *ctx, const char *msg) {
+    Run *r = ctx;
+    if (r->log) fprintf(r->log, "stalled: %s\n", msg), fflush(r->log);
+    run_status(r, "stalled");
+}
+
+static volatile sig_atomic_t stop_signal = 0;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void install_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int every(long n, int64_t step) { return n > 0 && step % n == 0; }
+
+// ---------------------------------------------------------------- set-up
+
+// Rank 0 resolves the config (defaults, file, --set, the command line) and broadcasts it.
+static int setup_config(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
+    int rc = 0;
+    char *json = NULL;
+    if (r->dp.rank == 0) {
+        rc = config_resolve(&r->cfg, a->config_file, a->n_sets, a->sets, e);
+        if (!rc && a->data_dir) snprintf(r->cfg.data.dir, sizeof r->cfg.data.dir, "%s", a->data_dir);
+        if (!rc) rc = task->configure(task->self, &r->cfg, a, e);
+        if (!rc && !r->cfg.data.dir[0])
+            rc = err_set(e, "data.dir is empty: pass --data DIR (make a dataset with `ratlip data synth --out DIR`)");
+        if (!rc) json = config_to_json(&r->cfg);
+    }
+    if (run_agree(r, rc, e)) return -1;
+    rc = dp_broadcast_string(json, 0, &r->config_json, e);
+    free(json);
+    if (rc || config_from_json_string(&r->cfg, r->config_json, "config broadcast from rank 0", e)) return -1;
+    dp_set_timeout(r->cfg.dist.timeout_s);
+    task->schedule(task->self, &r->cfg, &r->sched);
+    return 0;
+}
+
+// Rank 0: the run directory, its log and the resolved config.
+static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
+    int rc = 0;
+    char path[1100];
+    if (r->dp.rank == 0) {
+        rc = fs_mkdir_p(r->run_dir, e);
+        snprintf(path, sizeof path, "%s/train.log", r->run_dir);
+        if (!rc && !(r->log = fopen(path, "a"))) rc = err_set(e, "%s: cannot open for writing", path);
+        snprintf(path, sizeof path, "%s/config.json", r->run_dir);
+        if (!rc) rc = fs_write_atomic(path, r->config_json, strlen(r->config_json), e);
+    }
+    if (run_agree(r, rc, e)) return -1;
+    run_status(r, "running");
+    char what[320];
+    snprintf(what, sizeof what, "%s | %s", task->name, r->dp.startup);
+    if (r->dp.rank == 0) jobs_print_banner(what);
+    if (r->log) fprintf(r->log, "ratlip %s | BLAS %s | %s\n", task->name, kern_backend_name(), r->dp.startup);
+    return 0;
+}
+
+int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, Err *e) {
+    const char *dir = r->cfg.data.dir;
+    r->batch_per_rank = batch_per_rank;
+    int rc = ds_open(&r->train, dir, "train", e);
+    if (!rc && ds_info(r->train)->embed_dim != embed_dim)
+        rc = err_set(e, "%s: caption embeddings have dimension %d, %s is %d (hint: embed the captions at that size, "
+                        "or set %s)", dir, ds_info(r->train)->embed_dim, dim_key, embed_dim, dim_key);
+    if (!rc && ds_size(r->train) < (long)batch_per_rank * r->dp.size)
+        rc = err_set(e, "%s: %ld training images, fewer than one global batch (%d ranks x %s %d)", dir,
+                     ds_size(r->train), r->dp.size, batch_key, batch_per_rank);
+    Err ignore;
+    if (!rc && ds_has_split(dir, "test", &ignore) == 1) rc = ds_open(&r->test, dir, "test", e);
+    if (run_agree(r, rc, e)) return -1;
+    // every rank must see the same dataset (a stale shard on one node's scratch disk is an error)
+    const DsInfo *in = ds_info(r->train);
+    char fp[512];
+    snprintf(fp, sizeof fp, "%d shards, %ld images, %dx%d, K=%d, D=%d, encoder %s", ds_num_shards(r->train),
+             ds_size(r->train), in->image_size, in->image_size, in->n_captions, in->embed_dim, in->text_encoder);
+    if (dp_check_same_string("training dataset", fp, e)) return -1;
+    run_say(r, "data: %s/train: %s\n", dir, fp);
+    return 0;
+}
+
+// Rank 0: the checkpoint to resume from into nets and res->meta.
+static int load_checkpoint(Run *r, const char *resume, CkptNet *nets, int n, RunResume *res, Err *e) {
+    char path[1100] = "", report[4096] = "";
+    int found;
+    if (!strcmp(resume, "auto")) {
+        found = ckpt_find_latest(r->run_dir, nets, n, &res->meta, path, sizeof path, report, sizeof report, e);
+        if (report[0]) run_say(r, "resume: skipped checkpoints:\n%s", report);
+    } else {
+        snprintf(path, sizeof path, "%s", resume);
+        found = ckpt_load(path, nets, n, &res->meta, e) ? -1 : 1;
+    }
+    ckpt_meta_free(&res->meta);   // the config is this run's (rank 0 resolved it above)
+    res->found = found == 1;
+    if (found == 1)
+        run_say(r, "resume: %s (step %lld), written by %lld rank%s\n", path, (long long)res->meta.step,
+                (long long)res->meta.world_size, res->meta.world_size == 1 ? "" : "s");
+    else if (found == 0)
+        run_say(r, "resume: no checkpoint in %s, starting fresh\n", r->run_dir);
+    return found < 0 ? -1 : 0;
+}
+
+// Fresh start or resume: rank 0 loads, then its state is broadcast everywhere and verified.
+static int setup_resume(Run *r, const RunTask *task, const char *resume, RunResume *res, Err *e) {
+    CkptNet nets[RUN_MAX_NETS];
+    int n = task->nets(task->self, nets);
+    memset(res, 0, sizeof *res);
+    int rc = r->dp.rank == 0 && resume ? load_checkpoint(r, resume, nets, n, res, e) : 0;
+    if (run_agree(r, rc, e)) return -1;
+    if (dp_bcast_bytes(res, (int)sizeof *res, 0, "resume: broadcast of the checkpoint's position", e)) return -1;
+    res->meta.config_json = NULL;   // rank 0's pointer, meaningless here
+    r->step = r->start_step = res->found ? res->meta.step : 0;
+    int64_t was = res->meta.world_size, B = r->batch_per_rank, W = r->dp.size;
+    if (res->found && was != W)
+        run_say(r, "resume: checkpoint from %lld ranks, now %lld: the global batch is %lld x %lld = %lld (was %lld); "
+                   "the data order continues from the next whole global batch\n",
+                (long long)was, (long long)W, (long long)W, (long long)B, (long long)(W * B), (long long)(was * B));
+    for (int i = 0; i < n; i++)
+        if (dp_broadcast_params(nets[i].ps, 0, e)) return -1;
+    for (int i = 0; i < n; i++)
+        if (dp_check_replicas(nets[i].ps, nets[i].name, e)) return -1;
+    return 0;
+}
+
+// The data reader continues where the checkpoint left it; metrics.h5 drops rows past the resume step.
+static int setup_reader_metrics(Run *r, const RunResume *res, Err *e) {
+    const Config *c = &r->cfg;
+    ReaderOptions ro = {.seed = (uint64_t)c->train.seed, .rank = r->dp.rank, .world = r->dp.size,
+                        .local_batch = r->batch_per_rank, .prefetch = c->data.prefetch,
+                        .crop_pad = c->data.random_crop, .flip = c->data.random_flip};
+    ReaderState start = {res->found ? res->meta.reader_epoch : 0, res->found ? res->meta.reader_cursor : 0};
+    int rc = reader_open(&r->reader, r->train, &ro, start, e);
+    if (!rc) rc = reader_batch_alloc(&r->batch, r->reader);
+    if (!rc && r->dp.rank == 0) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/metrics.h5", r->run_dir);
+        r->metrics = metrics_open(path, e);
+        // rows past the start are from a run that died later (or a fresh start over an old run): drop
+        // them so every step appears once
+        if (!r->metrics) rc = -1;
+        else rc = metrics_truncate_after(r->metrics, r->start_step + 1, e);
+    }
+    return run_agree(r, rc, e);
+}
+
+static int run_setup(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
+    snprintf(r->run_dir, sizeof r->run_dir, "%s", a->run_dir);
+    r->ckpt_step = -1;
+    if (setup_config(r, task, a, e)) return -1;
+    const Config *c = &r->cfg;
+    kern_set_threads(a->threads > 0 ? r->dp.threads : c->train.threads > 0 ? c->train.threads : r->dp.threads);
+    if (setup_run_dir(r, task, e)) return -1;
+    if (run_agree(r, task->init(task->self, r, e), e)) return -1;
+    RunResume res;
+    if (setup_resume(r, task, a->resume, &res, e) || setup_reader_metrics(r, &res, e)) return -1;
+    if (run_agree(r, task->start(task->self, r, &res, e), e)) return -1;
+    r->t_start = run_now_s();
+    return 0;
+}
+
+// ---------------------------------------------------------------- the loop
+
+// Rank 0 writes ckpt-<step>.h5 and applies retention; every rank agrees on the outcome.
+static int run_checkpoint(Run *r, const RunTask *task, Err *e) {
+    int rc = 0;
+    if (r->dp.rank == 0) {
+        CkptNet nets[RUN_MAX_NETS];
+        int n = task->nets(task->self, nets);
+        CkptMeta meta;
+        memset(&meta, 0, sizeof meta);
+        ReaderState rs = reader_state(r->reader);
+        meta.step = r->step;
+        meta.epoch = meta.reader_epoch = rs.epoch;
+        meta.reader_cursor = rs.cursor;
+        meta.seed = r->cfg.train.seed;
+        meta.config_json = r->config_json;
+        meta.world_size = r->dp.size;
+        snprintf(meta.ratlip_version, sizeof meta.ratlip_version, "%s", RATLIP_VERSION);
+        snprintf(meta.git_rev, sizeof meta.git_rev, "%s", RATLIP_GIT_REV);
+        task->save_meta(task->self, r, &meta);
+        char path[1100];
+        ckpt_path(path, sizeof path, r->run_dir, r->step);
+        rc = ckpt_save(path, nets, n, &meta, e);
+        if (!rc && ckpt_retain(r->run_dir, r->cfg.train.keep_last, r->best_ckpt[0] ? r->best_ckpt : NULL, e) < 0)
+            rc = -1;
+        if (!rc) run_say(r, "checkpoint: %s\n", path);
+    }
+    if (run_agree(r, rc, e)) return -1;
+    r->ckpt_step = r->step;
+    return 0;
+}
+
+// Any rank got SIGUSR1/SIGTERM: all stop here with one checkpoint of this step.
+static int run_preempt(Run *r, const RunTask *task, Err *e) {
+    int written = r->ckpt_step == r->step;   // e.g. the signal came while this step's checkpoint was written
+    run_say(r, "stop requested (signal): %s step %lld and exiting with status %d\n",
+            written ? "already checkpointed at" : "checkpointing at", (long long)r->step, RATLIP_EXIT_PREEMPTED);
+    if (!written && run_checkpoint(r, task, e)) return 1;
+    run_status(r, "preempted");
+    return RATLIP_EXIT_PREEMPTED;
+}
+
+// The hooks due after step r->step, in order: log, check, eval, checkpoint, samples.
+static int after_step(Run *r, const RunTask *task, Err *e) {
+    const RunSchedule *s = &r->sched;
+    void *self = task->self;
+    int64_t k = r->step;
+    int last = k == s->steps, best = 0;
+    if ((every(s->log_every, k) || last) && run_agree(r, task->progress(self, r, e), e)) return -1;
+    if ((every(s->check_every, k) || last) && run_agree(r, task->check(self, r, e), e)) return -1;
+    if ((every(s->eval_every, k) || (last && s->eval_at_end)) && run_agree(r, task->eval(self, r, &best, e), e))
+        return -1;
+    if ((best || every(s->ckpt_every, k) || (last && s->ckpt_at_end)) && run_checkpoint(r, task, e)) return -1;
+    if (task->samples && (every(s->sample_every, k) || (last && s->sample_every > 0)) &&
+        run_agree(r, task->samples(self, r, e), e))
+        return -1;
+    return 0;
+}
+
+// Returns the exit status: 0 finished, 1 failed (e set), RATLIP_EXIT_PREEMPTED.
+static int run_loop(Run *r, const RunTask *task, Err *e) {
+    const RunSchedule *s = &r->sched;
+    if (r->step == 0 && s->sample_every > 0 && task->samples && run_agree(r, task->samples(task->self, r, e), e))
+        return 1;
+    while (r->step < s->steps) {
+        // all ranks agree on a stop request before anyone leaves the loop
+        if (dp_first_rank(stop_signal != 0, dp_get_timeout(), "agreement on a stop request") >= 0)
+            return run_preempt(r, task, e);
+        if (run_agree(r, task->step(task->self, r, e), e) || after_step(r, task, e)) return 1;
+    }
+    if (run_agree(r, task->finish(task->self, r, e), e)) return 1;
+    run_status(r, "finished");
+    return 0;
+}
+
+static void run_free(Run *r) {
+    Err ignore;
+    if (r->metrics) metrics_close(r->metrics, &ignore);
+    if (r->reader) reader_close(r->reader);
+    reader_batch_free(&r->batch);
+    if (r->train) ds_close(r->train);
+    if (r->test) ds_close(r->test);
+    free(r->config_json);
+    if (r->log) fclose(r->log);
+}
+
+int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
+    Run *r = calloc(1, sizeof *r);
+    Err e = {{0}};
+    if (!r || dp_init(argc, argv, a->threads, &r->dp, &e)) {
+        fprintf(stderr, "ratlip %s: %s\n", task->name, r ? e.msg : "out of memory");
+        free(r);
+        return 1;
+    }
+    install_stop_signals();
+    dp_on_stall(on_stall, r);
+    int status = run_setup(r, task, a, &e) ? 1 : run_loop(r, task, &e);
+    if (status == 1) {
+        // after a timed-out collective MPI cannot finish cleanly: end the job as stalled (exit 4)
+        if (dp_stalled()) dp_stall_abort(e.msg);
+        fprintf(stderr, "ratlip %s: %s\n", task->name, e.msg);
+        if (r->log) fprintf(r->log, "failed: %s\n", e.msg);
+        run_status(r, "failed");
+    }
+    dp_on_stall(NULL, NULL);
+    task->free(task->self);
+    run_free(r);
+    dp_finalize(&r->dp);
+    free(r);
+    return status;
+}
