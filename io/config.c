@@ -130,7 +130,7 @@ void config_defaults(Config *c) {
 
 // ---- did-you-mean ----
 
-static int edit_distance(const char *a, const char *b) {
+int config_edit_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b);
     if (la > 63 || lb > 63) return 99;
     int d[64][64];
@@ -155,7 +155,7 @@ static const char *closest_key(const char *key) {
     for (int i = 0; i < n_keys; i++) {
         const char *kf = strrchr(keys[i].key, '.');
         kf = kf ? kf + 1 : keys[i].key;
-        int d1 = edit_distance(key, keys[i].key), d2 = edit_distance(field, kf);
+        int d1 = config_edit_distance(key, keys[i].key), d2 = config_edit_distance(field, kf);
         int d = d1 < d2 ? d1 : d2;
         if (d < best_d) {
             best_d = d;
@@ -303,7 +303,7 @@ static int apply_object(Config *c, const cJSON *root, const char *origin, Err *e
             if (cJSON_IsObject(sec)) {
                 const char *best = NULL;
                 for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
-                    if (edit_distance(sname, sections[i]) <= 2) best = sections[i];
+                    if (config_edit_distance(sname, sections[i]) <= 2) best = sections[i];
                 if (best) return err_set(e, "%s: %s: unknown section (did you mean %s?)", origin, sname, best);
                 return err_set(e, "%s: %s: unknown section (sections: name, model, train, data, dist, eval)", origin,
                                sname);

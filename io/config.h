@@ -112,5 +112,8 @@ int config_from_json_string(Config *c, const char *json, const char *origin, Err
 // Convenience: defaults, then `file` (NULL = none), then each "a.b=value" of sets, then validate.
 int config_resolve(Config *c, const char *file, int n_sets, char *const *sets, Err *e);
 // The key table, in the order config_to_json writes it ("name", "model.image_size", ...).
+// Levenshtein distance of two short strings (99 past 63 characters): the did-you-mean of config keys
+// and of command-line options (jobs/options.c).
+int config_edit_distance(const char *a, const char *b);
 int config_key_count(void);
 const char *config_key_name(int i);

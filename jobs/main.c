@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/cpu.h"
+#include "jobs/run.h"
 #include "core/kernels.h"
 #include "jobs/commands.h"
 
@@ -75,12 +76,6 @@ static int gemm_probe_child(void) {  // RATLIP_GEMM_PROBE=N:SECONDS
     return 0;
 }
 
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // GFLOP/s of one-thread SGEMM with OPENBLAS_CORETYPE=core (NULL: unset, OpenBLAS's own pick) in a
 // child process; 0 with `why` filled when it could not be measured. Never waits past the deadline.
 static double probe_core(const char *core, int gemm_n, double secs, char *got, size_t ngot, char *why, size_t nwhy) {
@@ -129,10 +124,10 @@ static double probe_core(const char *core, int gemm_n, double secs, char *got, s
     }
     char buf[256];
     size_t len = 0;
-    double deadline = mono_s() + probe_deadline_s + 2 * secs;
+    double deadline = run_now_s() + probe_deadline_s + 2 * secs;
     int timed_out = 0;
     for (;;) {
-        double left = deadline - mono_s();
+        double left = deadline - run_now_s();
         if (left <= 0) { timed_out = 1; break; }
         struct pollfd p = {fd[0], POLLIN, 0};
         int r = poll(&p, 1, (int)(left * 1000) + 1);

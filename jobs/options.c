@@ -1,6 +1,7 @@
 // options: the command-line parser every `ratlip` command uses (jobs/options.h): one table per
 // command, strict values, generated usage, did-you-mean for unknown options and subcommands.
 #include "jobs/options.h"
+#include "io/config.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -17,28 +18,12 @@ static const char exit_note[] =
 
 // ---- did-you-mean ----
 
-static int edit_distance(const char *a, const char *b) {  // Levenshtein, short strings
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]), del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(int));
-    }
-    return prev[lb];
-}
-
 // The closest of names[0..n) to `got` (within 2 edits, or got a prefix of it), else NULL.
 static const char *nearest(const char *got, const char *const *names, int n) {
     const char *best = NULL;
     int bd = 3;
     for (int i = 0; i < n; i++) {
-        int d = edit_distance(got, names[i]);
+        int d = config_edit_distance(got, names[i]);
         if (d > 2 && strlen(got) >= 2 && !strncmp(names[i], got, strlen(got))) d = 2;  // a prefix: --run → --run-dir
         if (d < bd) bd = d, best = names[i];
     }

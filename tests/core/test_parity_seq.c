@@ -79,6 +79,15 @@ static void test_mha(const char *g) {
     for (size_t i = 0; i < sizeof m / sizeof *m; i++) free(m[i]);
 }
 
+// The four weight gradients of an LSTM (cell or sequence) against the reference's.
+static void check_lstm_weight_grads(const char *g, const float *dw_ih, const float *dw_hh, const float *db_ih,
+                                    const float *db_hh, int I, int H, double tol) {
+    check(g, "dw_ih", dw_ih, (size_t)4 * H * I, tol);
+    check(g, "dw_hh", dw_hh, (size_t)4 * H * H, tol);
+    check(g, "db_ih", db_ih, 4 * H, tol);
+    check(g, "db_hh", db_hh, 4 * H, tol);
+}
+
 static void test_lstm_cell(const char *g) {
     int N = at(g, "N"), I = at(g, "I"), H = at(g, "H");
     size_t nh = (size_t)N * H;
@@ -97,10 +106,7 @@ static void test_lstm_cell(const char *g) {
     check(g, "dx", dx, (size_t)N * I, tol);
     check(g, "dh0", dh0, nh, tol);
     check(g, "dc0", dc0, nh, tol);
-    check(g, "dw_ih", dw_ih, (size_t)4 * H * I, tol);
-    check(g, "dw_hh", dw_hh, (size_t)4 * H * H, tol);
-    check(g, "db_ih", db_ih, 4 * H, tol);
-    check(g, "db_hh", db_hh, 4 * H, tol);
+    check_lstm_weight_grads(g, dw_ih, dw_hh, db_ih, db_hh, I, H, tol);
     float *m[] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh, dh, dc, h, c, gates, dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh};
     for (size_t i = 0; i < sizeof m / sizeof *m; i++) free(m[i]);
 }
@@ -128,10 +134,7 @@ static void test_lstm_seq(const char *g) {
         check(g, "dh0", dh0, nh, tol);
         check(g, "dc0", dc0, nh, tol);
     }
-    check(g, "dw_ih", dw_ih, (size_t)4 * H * I, tol);
-    check(g, "dw_hh", dw_hh, (size_t)4 * H * H, tol);
-    check(g, "db_ih", db_ih, 4 * H, tol);
-    check(g, "db_hh", db_hh, 4 * H, tol);
+    check_lstm_weight_grads(g, dw_ih, dw_hh, db_ih, db_hh, I, H, tol);
     float *m[] = {x, w_ih, w_hh, b_ih, b_hh, dh_all, dh_last, dc_last, h0, c0, h_all, c_all, gates,
                   dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh};
     for (size_t i = 0; i < sizeof m / sizeof *m; i++) free(m[i]);
