@@ -1,7 +1,11 @@
 #include "dist/agree.h"
+#include <errno.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "dist/rank.h"
 #include "dist/watch.h"
 
@@ -18,6 +22,61 @@ _Noreturn void dp_stall_abort(const char *msg) {
     g_hook = NULL;   // once: the hook itself must not recurse into here
     if (hook) hook(g_hook_ctx, msg);
     dp_abort(msg, DP_EXIT_STALLED);
+}
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int active, depth, done, rank;
+    double timeout_s;
+    char what[128];
+} g_guard = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *guard_main(void *arg) {
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double t = (double)until.tv_sec + 1e-9 * (double)until.tv_nsec + g_guard.timeout_s;
+    until.tv_sec = (time_t)t;
+    until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+    pthread_mutex_lock(&g_guard.mu);
+    int rc = 0;
+    while (!g_guard.done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&g_guard.cv, &g_guard.mu, &until);
+    int late = !g_guard.done;
+    pthread_mutex_unlock(&g_guard.mu);
+    if (!late) return NULL;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s did not complete within %.0f s: another rank stalled or died (see its messages); "
+             "ending the job with status %d", g_guard.what, g_guard.timeout_s, DP_EXIT_STALLED);
+    if (g_hook) g_hook(g_hook_ctx, msg);
+    fprintf(stderr, "ratlip: rank %d: %s\n", g_guard.rank, msg);
+    fflush(stderr);
+    fflush(stdout);
+    _exit(DP_EXIT_STALLED);
+}
+
+void dp_guard_begin(const char *what, double timeout_s) {
+    if (g_guard.depth++ > 0 || timeout_s <= 0) return;   // nested: the outer guard's deadline holds
+    int up = 0;
+    MPI_Initialized(&up);
+    g_guard.rank = -1;
+    if (up) MPI_Comm_rank(MPI_COMM_WORLD, &g_guard.rank);
+    snprintf(g_guard.what, sizeof g_guard.what, "%s", what);
+    g_guard.timeout_s = timeout_s;
+    g_guard.done = 0;
+    g_guard.active = pthread_create(&g_guard.thread, NULL, guard_main, NULL) == 0;
+}
+
+void dp_guard_end(void) {
+    if (g_guard.depth > 0) g_guard.depth--;
+    if (g_guard.depth > 0 || !g_guard.active) return;
+    pthread_mutex_lock(&g_guard.mu);
+    g_guard.done = 1;
+    pthread_cond_signal(&g_guard.cv);
+    pthread_mutex_unlock(&g_guard.mu);
+    pthread_join(g_guard.thread, NULL);
+    g_guard.active = 0;
 }
 
 // Waits for one world request with the arrival tracking that names the missing ranks.

@@ -25,6 +25,14 @@ int dp_first_rank(int flag, double timeout_s, const char *what);
 _Noreturn void dp_stall_abort(const char *msg);
 void dp_on_stall(void (*hook)(void *ctx, const char *msg), void *ctx);
 
+// A deadline for the blocking MPI calls that have no non-blocking form here (start-up's
+// MPI_Comm_split_type and communicator dups, MPI_Finalize): a guard thread. If dp_guard_end does not
+// come within timeout_s (<= 0: no guard), it prints "ratlip: rank R: <what> did not complete within T
+// s ...", runs the stall hook and ends the process with DP_EXIT_STALLED (_exit: MPI may not be called
+// from that thread); the launcher then ends the others. Guards nest: the outermost one's deadline holds.
+void dp_guard_begin(const char *what, double timeout_s);
+void dp_guard_end(void);
+
 // Deadline versions of the plain collectives (the default timeout of dist/watch.h); on a timeout
 // they return -1 with the missing ranks named and dp_stalled() set, and the caller's next dp_agree
 // ends the job.

@@ -1,5 +1,7 @@
 // evaluate: FID, KID and CLIP score of the generator, distributed over the ranks with rank 0 as
-// coordinator (spec/model.md §6, spec/metrics-and-io.md §1-§2).
+// coordinator (spec/model.md §6, spec/metrics-and-io.md §1-§2). This module is the distributed part:
+// the per-batch arithmetic is core/evalfeat.h's, the report (printed line, metrics.h5, sample grid)
+// jobs/eval_report.h's.
 //
 // eval_run, collective over MPI_COMM_WORLD:
 //   1. rank 0 decides the sample set and broadcasts it: N samples, global index g = 0..N-1, from the
@@ -11,28 +13,31 @@
 //      pool3 features and the CLIP score cos(CLIP_img(x), s) (model.clip_remap applies inside the tower).
 //   3. sums reduced to rank 0 in double: n, Σcos, Σf [d], Σffᵀ [d,d]; the features themselves are
 //      gathered to rank 0 (KID works on samples).
-//   4. rank 0: FID against the reference statistics, KID (subsets), CLIP score ×100; appends a row
-//      (fid, kid, kid_std, clip_score, n) to metrics.h5 /eval with the step, sets /eval attributes
-//      (network, weights, "random-weight features: not comparable to published FID" when so), writes
-//      the grid <out_dir>/eval-<step>.png of the first images, and prints one line. The result is
-//      broadcast, so every rank sees the same EvalResult (and the same `improved` for the best
-//      checkpoint, which the caller keeps).
+//   4. rank 0: FID against the reference statistics, KID (subsets), CLIP score ×100; keeps the first
+//      images and their captions (c->grid) for the report. The result is broadcast, so every rank sees
+//      the same EvalResult (and the same `improved` for the best checkpoint, which the caller keeps).
 #pragma once
 #include <stdint.h>
 #include "core/err.h"
+#include "core/evalfeat.h"
 #include "core/gan.h"
-#include "core/inception.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/fidstats.h"
-#include "io/metrics.h"
 
 #define EVAL_INCEPTION_SEED 20151205u   // the seeded network without weight files (stats and eval agree)
+#define EVAL_GRID_MAX 16                // images of the report's sample grid
+#define EVAL_CAPTION_MAX 512            // bytes of one grid caption
+
+// Rank 0's first images of the last evaluation and their captions, for the report's grid.
+typedef struct {
+    int n, size;                // images, each [3,size,size] in [-1,1]
+    real *img;                  // [n,3,size,size]
+    char caption[EVAL_GRID_MAX][EVAL_CAPTION_MAX];
+} EvalGrid;
 
 typedef struct {
-    Inception net;
-    IncActs *acts;
-    int batch;                  // samples per generator/Inception batch
+    EvalFeat feat;              // Inception (+ the generator's and CLIP's activations), core/evalfeat.h
     int random_weights;         // Inception not loaded from a file
     char weights_id[128];       // source_sha256 of the weight file, or "random-seed-<seed>"
     // reference statistics (rank 0 only holds them)
@@ -43,13 +48,10 @@ typedef struct {
     long n_samples;
     int kid_subsets, kid_subset_size;
     uint64_t seed;
-    char out_dir[1024];         // sample grid; "" = none
+    char out_dir[1024];         // sample grid; "" = none (no grid kept)
     double best_fid;            // lowest FID so far (rank 0 decides, all ranks know)
     int random_clip;            // the caller says the CLIP tower is seeded (reports say so)
-    // generator-side activations (made on first use)
-    NetGActs *gacts;
-    ClipActs *cacts;
-    const NetG *gacts_for;
+    EvalGrid grid;              // rank 0, when out_dir is set
 } EvalCtx;
 
 typedef struct {
@@ -57,7 +59,9 @@ typedef struct {
     long n;
     int improved;                           // fid < best so far
     int random_weights;
-    double seconds;
+    double seconds;                         // from the start to the metrics (the report not counted)
+    double eig_ratio;                       // min/max eigenvalue of the FID product (< 0: ill-conditioned)
+    int ranks;                              // the world size it ran on
 } EvalResult;
 
 // Builds the Inception network (weights from cfg->eval.inception_weights, else seeded random) and, on
@@ -68,12 +72,9 @@ int eval_ctx_init(EvalCtx *c, const Config *cfg, const char *data_dir, const cha
 void eval_ctx_free(EvalCtx *c);
 
 // One evaluation of gan's generator (its EMA copy when use_ema and gan->has_ema) on the test split.
-// m: rank 0's metrics file (may be NULL: nothing appended). Collective. out is filled on every rank.
-int eval_run(EvalCtx *c, Gan *gan, int use_ema, const Config *cfg, Dataset *test, int64_t step, Metrics *m,
-             EvalResult *out, Err *e);
+// Collective; out is filled on every rank, c->grid on rank 0 (for jobs/eval_report.h).
+int eval_run(EvalCtx *c, const Gan *gan, int use_ema, const Config *cfg, Dataset *test, EvalResult *out, Err *e);
 
-// Inception features of every image of ds (uint8 → [-1,1]), in dataset order: feat [n, 2048] malloc'd.
-// Single process (no MPI); `ratlip data stats` uses it.
-int eval_dataset_features(EvalCtx *c, Dataset *ds, real **feat, long *n, Err *e);
-// Loads (or seeds) the network only, without reference statistics; no MPI. For `ratlip data stats`.
+// Loads (or seeds) the network only, without reference statistics; no MPI. For `ratlip data stats`
+// (then core/evalfeat.h's evalfeat_images_u8 on c->feat; eval_ctx_free releases it).
 int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e);

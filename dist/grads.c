@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "dist/grads.h"
+#include "dist/agree.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@ int dp_grads_init(DpGrads *g, ParamSet *ps, MPI_Comm comm, double bucket_kib, Er
         return err_set(e, "dist/grads: bucket size %g KiB must be positive (hint: dist.bucket_kib, a few MiB)",
                        bucket_kib);
     char msg[MPI_MAX_ERROR_STRING];
+    dp_guard_begin("MPI_Comm_dup of the gradient communicator", dp_get_timeout());   // blocking collective
     int rc = MPI_Comm_dup(comm, &g->comm);
+    dp_guard_end();
     if (rc != MPI_SUCCESS) return err_set(e, "dist/grads: MPI_Comm_dup failed: %s", dp_mpi_strerror(rc, msg, sizeof msg));
     MPI_Comm_set_errhandler(g->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(g->comm, &g->rank);

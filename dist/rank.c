@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "dist/agree.h"
 #include "dist/watch.h"
+#include "io/fault.h"
 
 const char *dp_mpi_strerror(int rc, char *buf, int len) {
     int n = 0;
@@ -82,6 +84,28 @@ const char *dp_launcher_name(DpLauncher l) {
     return l == DP_LAUNCH_MPIRUN ? "mpirun" : l == DP_LAUNCH_SRUN ? "srun" : "singleton";
 }
 
+// The collective part of start-up: the node communicator, the node count, the arrival tracker,
+// ranks per node (min and max). Blocking: dp_init runs it under a guard.
+static int dp_init_collectives(DpInfo *info, char *msg, int msg_len, Err *e) {
+    int rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL, &info->node);
+    if (rc != MPI_SUCCESS)
+        return err_set(e, "dist/rank: rank %d: MPI_Comm_split_type(SHARED) failed: %s", info->rank,
+                       dp_mpi_strerror(rc, msg, msg_len));
+    MPI_Comm_set_errhandler(info->node, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(info->node, &info->local_rank);
+    MPI_Comm_size(info->node, &info->local_size);
+    int leader = info->local_rank == 0;
+    rc = MPI_Allreduce(&leader, &info->n_nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return err_set(e, "dist/rank: rank %d: counting nodes failed: %s", info->rank,
+                       dp_mpi_strerror(rc, msg, msg_len));
+    if (!dp_world_arrival(e)) return -1;  // collective (a dup): create it here, not on first use
+    if (MPI_Allreduce(&info->local_size, &info->min_local, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS ||
+        MPI_Allreduce(&info->local_size, &info->max_local, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return err_set(e, "dist/rank: rank %d: counting ranks per node failed", info->rank);
+    return 0;
+}
+
 int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e) {
     memset(info, 0, sizeof(*info));
     info->world = MPI_COMM_WORLD;
@@ -107,20 +131,16 @@ int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e)
                           "--mpi=pmix (see `srun --mpi=list`), or launch with mpirun)",
                        info->rank, dp_launcher_name(info->launcher), expected);
 
-    rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL, &info->node);
-    if (rc != MPI_SUCCESS)
-        return err_set(e, "dist/rank: rank %d: MPI_Comm_split_type(SHARED) failed: %s", info->rank,
-                       dp_mpi_strerror(rc, msg, sizeof msg));
-    MPI_Comm_set_errhandler(info->node, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(info->node, &info->local_rank);
-    MPI_Comm_size(info->node, &info->local_size);
-    int leader = info->local_rank == 0;
-    rc = MPI_Allreduce(&leader, &info->n_nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS)
-        return err_set(e, "dist/rank: rank %d: counting nodes failed: %s", info->rank,
-                       dp_mpi_strerror(rc, msg, sizeof msg));
-
-    if (!dp_world_arrival(e)) return -1;  // collective (a dup): create it here, not on first use
+    // The start-up collectives below block; a rank that never arrives (stopped, or stuck before
+    // MPI_Init returned) must not hang the others: a guard ends the job past the deadline. The config
+    // is not read yet, so the deadline is dist.timeout_s's default or RATLIP_STARTUP_TIMEOUT_S.
+    const char *startup_s = getenv("RATLIP_STARTUP_TIMEOUT_S");
+    fault_point("startup");
+    dp_guard_begin("start-up (MPI_Comm_split_type, node count, communicator dups)",
+                   startup_s && atof(startup_s) > 0 ? atof(startup_s) : dp_get_timeout());
+    rc = dp_init_collectives(info, msg, sizeof msg, e);
+    dp_guard_end();
+    if (rc) return -1;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (dp_threads_per_rank(explicit_threads, getenv("SLURM_CPUS_PER_TASK"), getenv("OMP_NUM_THREADS"),
@@ -130,10 +150,8 @@ int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e)
         snprintf(inner, sizeof inner, "%s", e->msg);
         return err_set(e, "rank %d: %s", info->rank, inner);
     }
-    // Ranks per node is rank 0's node; an uneven layout says so rather than printing one number.
-    int min_local = 0, max_local = 0;
-    MPI_Allreduce(&info->local_size, &min_local, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&info->local_size, &max_local, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    // An uneven layout of ranks over nodes says so rather than printing one number.
+    int min_local = info->min_local, max_local = info->max_local;
     char per_node[32];
     if (min_local == max_local) snprintf(per_node, sizeof per_node, "%d", max_local);
     else snprintf(per_node, sizeof per_node, "%d-%d", min_local, max_local);
@@ -151,7 +169,9 @@ void dp_finalize(DpInfo *info) {
     if (!up || down) return;
     dp_watch_shutdown();
     if (info && info->node != MPI_COMM_NULL) MPI_Comm_free(&info->node);
+    dp_guard_begin("MPI_Finalize", dp_get_timeout());   // it waits for every rank
     MPI_Finalize();
+    dp_guard_end();
 }
 
 _Noreturn void dp_abort(const char *msg, int code) {

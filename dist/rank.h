@@ -15,6 +15,7 @@ typedef enum { DP_LAUNCH_SINGLETON = 0, DP_LAUNCH_MPIRUN = 1, DP_LAUNCH_SRUN = 2
 typedef struct {
     int rank, size;              // in MPI_COMM_WORLD
     int local_rank, local_size;  // among the ranks sharing this node (MPI_COMM_TYPE_SHARED)
+    int min_local, max_local;    // fewest and most ranks on one node
     int n_nodes;                 // distinct nodes (ranks with local_rank 0)
     int threads;                 // BLAS threads this rank should use
     const char *threads_from;    // "--threads", "SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS", "cores/local ranks"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dist/agree.h"
 #include "dist/rank.h"
 
 #define ARRIVAL_TAG 7301
@@ -12,7 +13,9 @@
 int dp_arrival_init(DpArrival *a, MPI_Comm comm, Err *e) {
     memset(a, 0, sizeof(*a));
     char msg[MPI_MAX_ERROR_STRING];
+    dp_guard_begin("MPI_Comm_dup of the arrival tracker", dp_get_timeout());   // blocking collective
     int rc = MPI_Comm_dup(comm, &a->comm);
+    dp_guard_end();
     if (rc != MPI_SUCCESS) return err_set(e, "dist/watch: MPI_Comm_dup failed: %s", dp_mpi_strerror(rc, msg, sizeof msg));
     MPI_Comm_set_errhandler(a->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(a->comm, &a->rank);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "io/fault.h"
 #include "io/fs.h"
 #include "io/h5util.h"
 
@@ -144,16 +145,21 @@ int ckpt_save(const char *path, const CkptNet *nets, int n_nets, const CkptMeta 
     int rc = 0;
     if (f < 0) rc = err_set(e, "%s: cannot create (directory missing or not writable?)", tmp);
     CkptMeta empty = {0};
-    for (int i = 0; i < n_nets && rc == 0; i++) rc = write_net(f, &nets[i], path, e);
+    for (int i = 0; i < n_nets && rc == 0; i++) {
+        rc = write_net(f, &nets[i], path, e);
+        if (i == 0) fault_point("ckpt-write");
+    }
     if (rc == 0) rc = write_meta(f, meta ? meta : &empty, path, e);
     // `complete` last: a reader never trusts a file without it
     if (rc == 0 && h5u_attr_write_i64(f, "complete", 1)) rc = err_set(e, "%s: writing attribute complete failed", path);
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = err_set(e, "%s: closing failed (disk full?)", tmp);
     h5u_quiet_end(q);
     if (rc) {
-        unlink(tmp);
+        fs_note_free_space(path, e);   // at the moment of failure, before the temporary's space is freed
+        fs_discard(tmp);   // frees the space now: after a failed close HDF5 may still hold the file
         return -1;
     }
+    fault_point("ckpt-commit");
     return fs_commit(tmp, path, e);
 }
 
@@ -183,6 +189,8 @@ static int read_tensor(hid_t grp, const char *dset, const ParamSpec *s, real *ou
         hid_t t = H5Dget_type(d);
         if (H5Tget_class(t) != H5T_FLOAT) rc = err_set(e, "%s: %s: not a floating-point dataset", path, what);
         H5Tclose(t);
+        if (rc == 0 && !h5u_stored_in_full(d))
+            rc = err_set(e, "%s: %s: data missing from the file (chunks not stored); the file is corrupt", path, what);
         if (rc == 0 && H5Dread(d, REAL_H5, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
             rc = err_set(e, "%s: %s: read failed: checksum mismatch or damaged data (Fletcher-32); the file is corrupt",
                          path, what);
@@ -433,19 +441,23 @@ static herr_t visit_link(hid_t root, const char *name, const H5L_info_t *info, v
     int nd = H5Sget_simple_extent_ndims(sp);
     hsize_t dims[8] = {0};
     int64_t shape[8] = {0};
-    if (nd < 0 || nd > 8) nd = 0;
-    else H5Sget_simple_extent_dims(sp, dims, NULL);
     size_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (size_t)(shape[i] = (int64_t)dims[i]);
-    double *buf = malloc((n ? n : 1) * sizeof(double));
     int rc = 0;
-    if (!buf) rc = err_set(st->e, "%s: %s: out of memory", st->path, name);
-    else if (n && H5Dread(o, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    if (nd < 0 || nd > 8) rc = err_set(st->e, "%s: %s: dataspace of rank %d (damaged file)", st->path, name, nd);
+    else H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int i = 0; rc == 0 && i < nd; i++)
+        if (dims[i] > INT64_MAX || __builtin_mul_overflow(n, (size_t)(shape[i] = (int64_t)dims[i]), &n))
+            rc = err_set(st->e, "%s: %s: impossible shape (damaged file)", st->path, name);
+    if (rc == 0 && !h5u_stored_in_full(o))
+        rc = err_set(st->e, "%s: %s: %zu values declared but not all stored: the file is damaged", st->path, name, n);
+    double *buf = rc ? NULL : malloc((n ? n : 1) * sizeof(double));
+    if (rc == 0 && !buf) rc = err_set(st->e, "%s: %s: out of memory", st->path, name);
+    else if (rc == 0 && n && H5Dread(o, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         rc = err_set(st->e, "%s: %s: read failed: checksum mismatch or damaged data (Fletcher-32); the file is corrupt",
                      st->path, name);
     if (rc == 0 && st->cb) {
         int64_t ndim0 = -1;
-        if (nd == 1 && h5u_attr_read_i64(o, "ndim", &ndim0) == 0 && ndim0 == 0) nd = 0;
+        if (nd == 1 && n == 1 && h5u_attr_read_i64(o, "ndim", &ndim0) == 0 && ndim0 == 0) nd = 0;
         if (st->cb(name, nd, shape, buf, n, st->user)) rc = 1;
     }
     free(buf);
@@ -545,6 +557,12 @@ int ckpt_retain(const char *dir, int keep_last, const char *best_name, Err *e) {
 
 int ckpt_find_latest(const char *dir, CkptNet *nets, int n_nets, CkptMeta *meta, char *out_path, size_t out_size,
                      char *report, size_t report_size, Err *e) {
+    return ckpt_find_latest_prechecked(dir, nets, n_nets, meta, out_path, out_size, NULL, NULL, report, report_size, e);
+}
+
+int ckpt_find_latest_prechecked(const char *dir, CkptNet *nets, int n_nets, CkptMeta *meta, char *out_path,
+                                size_t out_size, CkptPrecheck pre, void *pre_ctx, char *report, size_t report_size,
+                                Err *e) {
     int n;
     CkptEntry *v = list_ckpts(dir, &n);
     if (report && report_size) report[0] = 0;
@@ -553,7 +571,12 @@ int ckpt_find_latest(const char *dir, CkptNet *nets, int n_nets, CkptMeta *meta,
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, v[i].name);
         Err le = {{0}};
-        if (ckpt_load(p, nets, n_nets, meta, &le) == 0) {
+        if (pre && pre(p, pre_ctx, le.msg, sizeof le.msg)) {
+            if (report) {
+                size_t len = strlen(report);
+                snprintf(report + len, report_size - len, "skipped %s: %s\n", p, le.msg);
+            }
+        } else if (ckpt_load(p, nets, n_nets, meta, &le) == 0) {
             found = 1;
             if (out_path) snprintf(out_path, out_size, "%s", p);
         } else if (report) {

@@ -81,3 +81,10 @@ int ckpt_retain(const char *dir, int keep_last, const char *best_name, Err *e);
 // report (may be NULL). Returns 1 when one loaded, 0 when none did (or dir has none), -1 on error.
 int ckpt_find_latest(const char *dir, CkptNet *nets, int n_nets, CkptMeta *meta, char *out_path, size_t out_size,
                      char *report, size_t report_size, Err *e);
+// The same with a check of each candidate before it is opened here: pre returns 0 to go on, else the
+// file is skipped with its `why` in the report. (The run driver opens candidates in a child process
+// first: libhdf5 1.10 crashes on some damaged files instead of returning an error.)
+typedef int (*CkptPrecheck)(const char *path, void *ctx, char *why, size_t why_size);
+int ckpt_find_latest_prechecked(const char *dir, CkptNet *nets, int n_nets, CkptMeta *meta, char *out_path,
+                                size_t out_size, CkptPrecheck pre, void *pre_ctx, char *report, size_t report_size,
+                                Err *e);

@@ -39,7 +39,8 @@ static const KeyDesc keys[] = {
     KI(train, batch_per_rank), KL(train, steps), KF(train, lr_g), KF(train, lr_d), KF(train, beta1),
     KF(train, beta2), KF(train, adam_eps), KF(train, sim_weight), KF(train, magp_weight), KF(train, magp_p),
     KF(train, ema_decay), KL(train, seed), KI(train, log_every), KI(train, ckpt_every), KI(train, sample_every),
-    KI(train, eval_every), KI(train, keep_last), KI(train, threads),
+    KI(train, eval_every), KI(train, keep_last), KI(train, threads), KF(train, loss_bound), KI(train, max_rollbacks),
+    KI(train, rollback_window),
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
     KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats),
@@ -108,6 +109,9 @@ void config_defaults(Config *c) {
     t->eval_every = 0;
     t->keep_last = 3;
     t->threads = 0;
+    t->loss_bound = 1e6;   // GAN losses here are O(1-10); 1e6 is a run that has left the rails
+    t->max_rollbacks = 3;
+    t->rollback_window = 1000;
     c->data.random_crop = 0;
     c->data.random_flip = 1;
     c->data.prefetch = 4;
@@ -485,6 +489,11 @@ int config_validate(const Config *c, Err *e) {
     REQ(t->eval_every >= 0, "train.eval_every", "must be >= 0 (0 = never), got %d", t->eval_every);
     REQ(t->keep_last >= 1, "train.keep_last", "must be >= 1, got %d", t->keep_last);
     REQ(t->threads >= 0, "train.threads", "must be >= 0 (0 = auto), got %d", t->threads);
+    REQ(t->loss_bound >= 0, "train.loss_bound", "must be >= 0 (0 = only non-finite losses count), got %g",
+        t->loss_bound);
+    REQ(t->max_rollbacks >= 0, "train.max_rollbacks", "must be >= 0 (0 = stop at the first divergence), got %d",
+        t->max_rollbacks);
+    REQ(t->rollback_window > 0, "train.rollback_window", "must be positive, got %d", t->rollback_window);
 
     REQ(c->data.random_crop >= 0 && c->data.random_crop < m->image_size, "data.random_crop",
         "must be in 0..%d pixels, got %d", m->image_size - 1, c->data.random_crop);

@@ -58,6 +58,11 @@ typedef struct {
     long seed;
     int log_every, ckpt_every, sample_every, eval_every, keep_last;
     int threads;               // 0 = auto
+    // divergence watchdog (jobs/run.c): a non-finite loss or gradient, or |loss| > loss_bound (0: off),
+    // rolls back to the last checkpoint and skips that global batch; more than max_rollbacks within
+    // rollback_window steps stops the run
+    double loss_bound;
+    int max_rollbacks, rollback_window;
 } TrainConfig;
 
 typedef struct {

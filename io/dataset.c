@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/fs.h"
+#include "io/h5util.h"
 
 void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int index, int count) {
     snprintf(out, n, "%s/%s-%05d-of-%05d.h5", dir, split, index, count);
@@ -59,6 +60,16 @@ static hid_t vlen_utf8(void) {
     return t;
 }
 
+// Chunked layout with HDF5's Fletcher-32 filter: every chunk carries a checksum that H5Dread verifies, so a
+// flipped byte fails the read of its chunk (here, h5py and h5dump alike) instead of feeding damaged data to
+// training. One sample per chunk for /images and /text_emb names the damaged sample. Caller closes.
+static hid_t dcpl_checked(int rank, const hsize_t *chunk) {
+    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(p, rank, chunk);
+    H5Pset_fletcher32(p);
+    return p;
+}
+
 static void writer_free(DsWriter *w) {
     if (!w) return;
     if (w->captions)
@@ -107,14 +118,15 @@ DsWriter *ds_writer_open(const char *path, const DsInfo *info, long n, Err *e) {
     // compress losslessly and gzip costs 5x at read time, spec/metrics-and-io.md 4.1)
     hsize_t idims[4] = {(hsize_t)n, (hsize_t)S, (hsize_t)S, 3}, chunk[4] = {1, (hsize_t)S, (hsize_t)S, 3};
     hid_t sp = H5Screate_simple(4, idims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 4, chunk);
+    hid_t dcpl = dcpl_checked(4, chunk);
     w->images = H5Dcreate2(w->file, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(sp);
-    hsize_t edims[3] = {(hsize_t)n, (hsize_t)K, (hsize_t)D};
+    hsize_t edims[3] = {(hsize_t)n, (hsize_t)K, (hsize_t)D}, echunk[3] = {1, (hsize_t)K, (hsize_t)D};
     sp = H5Screate_simple(3, edims, NULL);
-    w->emb = H5Dcreate2(w->file, "text_emb", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    dcpl = dcpl_checked(3, echunk);
+    w->emb = H5Dcreate2(w->file, "text_emb", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     H5Sclose(sp);
     if (bad || w->images < 0 || w->emb < 0) {
         err_set(e, "%s: cannot create attributes or datasets (disk full?)", w->tmp);
@@ -140,12 +152,37 @@ static int write_row(hid_t d, long i, hid_t memtype, const void *buf) {
     return rc < 0 ? -1 : 0;
 }
 
+size_t ds_utf8_prefix(const char *str, size_t n) {
+    const uint8_t *s = (const uint8_t *)str;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;  // the second byte's range (narrower where overlongs/surrogates start)
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else return i;
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+        i += len;
+    }
+    return n;
+}
+
 int ds_writer_put(DsWriter *w, long i, const uint8_t *image, const float *emb, int count,
                   const char *const *captions, const int32_t *labels, Err *e) {
     const int K = w->info.n_captions, D = w->info.embed_dim, L = w->info.label_dim;
     if (i < 0 || i >= w->n) return err_set(e, "%s: sample %ld outside the shard's 0..%ld", w->path, i, w->n - 1);
     if (count < 1 || count > K)
         return err_set(e, "%s: sample %ld has %d captions (must be 1..%d)", w->path, i, count, K);
+    for (int k = 0; k < count && captions; k++) {  // /captions is declared UTF-8: h5py's .asstr() trusts it
+        size_t n = captions[k] ? strlen(captions[k]) : 0, ok = n ? ds_utf8_prefix(captions[k], n) : 0;
+        if (ok != n)
+            return err_set(e, "%s: sample %ld caption %d is not valid UTF-8 (byte %zu)", w->path, i, k, ok);
+    }
     float *row = calloc((size_t)K * D, sizeof(float));
     if (!row) return err_set(e, "%s: out of memory", w->path);
     memcpy(row, emb, (size_t)count * D * sizeof(float));
@@ -163,12 +200,16 @@ int ds_writer_put(DsWriter *w, long i, const uint8_t *image, const float *emb, i
     return 0;
 }
 
+// checked: one chunk (the whole dataset) with Fletcher-32; else contiguous (the variable-length
+// /captions, whose strings live in the file's heap where the filter does not reach).
 static int write_whole(hid_t file, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
-                       const void *buf) {
+                       const void *buf, int checked) {
     hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t d = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = checked ? dcpl_checked(rank, dims) : H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = (d < 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? -1 : 0;
     if (d >= 0) H5Dclose(d);
+    H5Pclose(dcpl);
     H5Sclose(sp);
     return rc;
 }
@@ -183,9 +224,9 @@ int ds_writer_close(DsWriter *w, Err *e) {
         }
     hsize_t n1[1] = {(hsize_t)w->n}, nk[2] = {(hsize_t)w->n, (hsize_t)K}, nl[2] = {(hsize_t)w->n, (hsize_t)L};
     hid_t vs = vlen_utf8();
-    int bad = write_whole(w->file, "text_count", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, n1, w->count);
-    bad |= write_whole(w->file, "captions", vs, vs, 2, nk, w->captions);
-    if (L) bad |= write_whole(w->file, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, nl, w->labels);
+    int bad = write_whole(w->file, "text_count", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, n1, w->count, 1);
+    bad |= write_whole(w->file, "captions", vs, vs, 2, nk, w->captions, 0);
+    if (L) bad |= write_whole(w->file, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, nl, w->labels, 1);
     H5Tclose(vs);
     bad |= H5Dclose(w->images) < 0;
     bad |= H5Dclose(w->emb) < 0;
@@ -216,6 +257,7 @@ typedef struct {
     char path[4096];
     hid_t file, images, emb, captions;
     long n, first;   // samples, index of the first one in the dataset
+    int checked;     // /images and /text_emb carry Fletcher-32 (shards made before 2026-12 do not)
 } Shard;
 
 struct Dataset {
@@ -354,6 +396,32 @@ static hid_t open_checked(hid_t f, const char *path, const char *name, Kind kind
     return d;
 }
 
+static int has_fletcher(hid_t d) {
+    hid_t p = H5Dget_create_plist(d);
+    unsigned flags;
+    size_t ncd = 0;
+    int yes = H5Pget_filter_by_id2(p, H5Z_FILTER_FLETCHER32, &flags, &ncd, NULL, 0, NULL, NULL) >= 0;
+    H5Pclose(p);
+    return yes;
+}
+
+static herr_t find_fletcher(unsigned n, const H5E_error2_t *err, void *found) {
+    (void)n;
+    if (err->desc && strstr(err->desc, "Fletcher32")) *(int *)found = 1;
+    return 0;
+}
+
+// After a failed H5Dread: did the Fletcher-32 filter find a chunk damaged (rather than the file being
+// truncated)? Call it before any other HDF5 call: the next one clears the error stack it reads.
+static int checksum_failed(void) {
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_fletcher, &found);
+    return found;
+}
+
+#define DAMAGED_HINT \
+    "the shard is damaged: re-create it (`ratlip data synth` / `ratlip data import`) or restore it from a copy"
+
 static long first_dim(hid_t d) {
     hid_t sp = H5Dget_space(d);
     hsize_t dims[8];
@@ -383,6 +451,9 @@ void ds_close(Dataset *ds) {
 // Scans /text_emb of a shard for NaN/Inf, a block of samples at a time.
 static int check_finite(Shard *s, const DsInfo *info, Err *e) {
     const long row = (long)info->n_captions * info->embed_dim;
+    if (row > (1L << 28))   // 1 GiB of floats per sample is no embedding; block * row below must not overflow
+        return err_set(e, "%s: attributes n_captions x embed_dim = %ld floats per sample: too large (file damaged?)",
+                       s->path, row);
     const long block = 256;
     float *buf = malloc((size_t)(block * row) * sizeof(float));
     if (!buf) return err_set(e, "%s: out of memory", s->path);
@@ -393,8 +464,23 @@ static int check_finite(Shard *s, const DsInfo *info, Err *e) {
         hsize_t start[3] = {(hsize_t)i0, 0, 0}, cnt[3] = {(hsize_t)nb, (hsize_t)info->n_captions, (hsize_t)info->embed_dim};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
         hid_t ms = H5Screate_simple(3, cnt, NULL);
-        if (H5Dread(s->emb, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0)
-            rc = err_set(e, "%s: dataset /text_emb: read failed at sample %ld (truncated file?)", s->path, i0);
+        if (H5Dread(s->emb, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0) {
+            long bad = i0;
+            if (checksum_failed()) {  // one sample per chunk: re-read the block a sample at a time to name it
+                hsize_t one[3] = {1, cnt[1], cnt[2]};
+                hid_t m1 = H5Screate_simple(3, one, NULL);
+                for (bad = i0; bad < i0 + nb; bad++) {
+                    hsize_t at[3] = {(hsize_t)bad, 0, 0};
+                    H5Sselect_hyperslab(fs, H5S_SELECT_SET, at, NULL, one, NULL);
+                    if (H5Dread(s->emb, H5T_NATIVE_FLOAT, m1, fs, H5P_DEFAULT, buf) < 0) break;
+                }
+                H5Sclose(m1);
+                rc = err_set(e, "%s: dataset /text_emb: sample %ld fails its Fletcher-32 checksum: " DAMAGED_HINT,
+                             s->path, bad < i0 + nb ? bad : i0);
+            } else {
+                rc = err_set(e, "%s: dataset /text_emb: read failed at sample %ld (truncated file?)", s->path, i0);
+            }
+        }
         H5Sclose(ms);
         for (long j = 0; !rc && j < nb * row; j++)
             if (!isfinite(buf[j]))
@@ -430,6 +516,12 @@ static int shard_open(Shard *s, DsInfo *info, int *version, Err *e) {
     s->n = first_dim(s->images);
     long we[3] = {s->n, K, D}, wc[1] = {s->n}, ws[2] = {s->n, K};
     if ((s->emb = open_checked(s->file, s->path, "text_emb", K_F32, 3, we, e)) < 0) return -1;
+    s->checked = has_fletcher(s->images) && has_fletcher(s->emb);
+    // the samples claimed must be in the file: a damaged shape would otherwise make verify and the reader
+    // take fill values (gigabytes of them, for a file of kilobytes) for images and embeddings
+    if (!h5u_stored_in_full(s->images) || !h5u_stored_in_full(s->emb))
+        return err_set(e, "%s: /images or /text_emb stores less than its shape (%ld samples) says: " DAMAGED_HINT,
+                       s->path, s->n);
     if ((s->captions = open_checked(s->file, s->path, "captions", K_VSTR, 2, ws, e)) < 0) return -1;
     hid_t c = open_checked(s->file, s->path, "text_count", K_I32, 1, wc, e);
     if (c < 0) return -1;
@@ -442,11 +534,13 @@ static int shard_open(Shard *s, DsInfo *info, int *version, Err *e) {
         hsize_t dims[2];
         H5Sget_simple_extent_dims(sp, dims, NULL);
         H5Sclose(sp);
+        int stored = h5u_stored_in_full(l);
         H5Dclose(l);
+        if (dims[1] > DS_MAX_LABELS)   // before the cast: 2^51 + 2 columns must not pass as 2
+            return err_set(e, "%s: dataset /labels has %llu columns (at most %d)", s->path,
+                           (unsigned long long)dims[1], DS_MAX_LABELS);
+        if (!stored) return err_set(e, "%s: dataset /labels stores less than its shape says: " DAMAGED_HINT, s->path);
         info->label_dim = (int)dims[1];
-        if (info->label_dim > DS_MAX_LABELS)
-            return err_set(e, "%s: dataset /labels has %d columns (at most %d)", s->path, info->label_dim,
-                           DS_MAX_LABELS);
     }
     return 0;
 }
@@ -454,7 +548,11 @@ static int shard_open(Shard *s, DsInfo *info, int *version, Err *e) {
 static int read_int_rows(Shard *s, const char *name, int32_t *out, Err *e) {
     hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
     int rc = (d < 0 || H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) ? -1 : 0;
+    int sum = rc && checksum_failed();
     if (d >= 0) H5Dclose(d);
+    if (sum)  // one chunk holds every sample of the shard
+        return err_set(e, "%s: dataset /%s (samples 0..%ld) fails its Fletcher-32 checksum: " DAMAGED_HINT, s->path,
+                       name, s->n - 1);
     return rc ? err_set(e, "%s: dataset /%s: read failed (truncated file?)", s->path, name) : 0;
 }
 
@@ -566,6 +664,11 @@ done:
 const DsInfo *ds_info(const Dataset *ds) { return &ds->info; }
 long ds_size(const Dataset *ds) { return ds->n; }
 int ds_num_shards(const Dataset *ds) { return ds->nshards; }
+int ds_num_checksummed(const Dataset *ds) {
+    int n = 0;
+    for (int i = 0; i < ds->nshards; i++) n += ds->shards[i].checked;
+    return n;
+}
 int ds_text_count(const Dataset *ds, long i) { return ds->count[i]; }
 const int32_t *ds_labels(const Dataset *ds, long i) {
     return ds->labels ? ds->labels + i * ds->info.label_dim : NULL;
@@ -592,8 +695,12 @@ int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e) {
     hid_t fs = H5Dget_space(s->images);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
     herr_t rc = H5Dread(s->images, H5T_NATIVE_UINT8, ds->img_mem, fs, H5P_DEFAULT, out);
+    int sum = rc < 0 && checksum_failed();
     H5Sclose(fs);
-    return rc < 0 ? err_set(e, "%s: dataset /images: image %ld unreadable (truncated file?)", s->path, j) : 0;
+    if (sum)
+        return err_set(e, "%s: dataset /images: sample %ld (dataset index %ld) fails its Fletcher-32 checksum: "
+                          DAMAGED_HINT, s->path, j, i);
+    return rc < 0 ? err_set(e, "%s: dataset /images: sample %ld unreadable (truncated file?)", s->path, j) : 0;
 }
 
 int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e) {
@@ -608,8 +715,12 @@ int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e) {
     hid_t ms = H5Screate_simple(3, cnt, NULL);
     herr_t rc = H5Dread(s->emb, sizeof(real) == sizeof(double) ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, ms, fs,
                         H5P_DEFAULT, out);   // HDF5 converts the file's float32 to core's scalar
+    int sum = rc < 0 && checksum_failed();
     H5Sclose(ms);
     H5Sclose(fs);
+    if (sum)
+        return err_set(e, "%s: dataset /text_emb: sample %ld (dataset index %ld) fails its Fletcher-32 checksum: "
+                          DAMAGED_HINT, s->path, j, i);
     if (rc < 0) return err_set(e, "%s: dataset /text_emb: sample %ld unreadable (truncated file?)", s->path, j);
     for (int d = 0; d < D; d++)
         if (!isfinite(out[d]))

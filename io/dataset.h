@@ -9,6 +9,10 @@
 //   /labels      int32   [N,L]      optional (the synthetic set: shape, colour, background, size)
 // Root attributes: format_version, image_size (S), embed_dim (D), n_captions (K) as int32;
 // text_encoder, split as strings. Plain HDF5: h5dump and h5py read it without ratlip.
+// Checksums: /images, /text_emb (one sample per chunk), /text_count and /labels (one chunk each) carry
+// HDF5's Fletcher-32 filter, so a damaged byte fails the read of its chunk, an error naming the shard and
+// the sample. /captions is not covered (its strings live in the heap). Shards written before 2026-12 have
+// no filter (and /text_emb contiguous): they read as before, unchecked; `data verify` says so.
 // Writes go to `<name>.tmp`, which is closed, fsynced and renamed (then the directory is fsynced),
 // so a killed writer leaves no shard that looks complete.
 #pragma once
@@ -36,7 +40,7 @@ void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int 
 typedef struct DsWriter DsWriter;
 DsWriter *ds_writer_open(const char *path, const DsInfo *info, long n, Err *e);
 // Sample i of the shard: image [S,S,3] uint8 (HWC), emb [count,D] (rows count..K-1 are written as
-// zeros), count captions (1..K), labels [L] (ignored when L = 0).
+// zeros), count captions (1..K; each valid UTF-8, as /captions declares), labels [L] (ignored when L = 0).
 int ds_writer_put(DsWriter *w, long i, const uint8_t *image, const float *emb, int count,
                   const char *const *captions, const int32_t *labels, Err *e);
 // Writes the buffered datasets, closes, fsyncs and renames into place. Frees w (also on error).
@@ -47,20 +51,24 @@ void ds_writer_abort(DsWriter *w);
 // ---- reader: every shard of one split, checked as it is opened ----
 typedef struct Dataset Dataset;
 // Opens all `<split>-*-of-*.h5` in dir and checks them: attributes present and equal across shards,
-// no shard missing, dtypes and shapes, text_count in 1..K, no NaN/Inf in /text_emb. Errors name the
-// file and the dataset or attribute.
+// no shard missing, dtypes and shapes, text_count in 1..K, no NaN/Inf in /text_emb (all of it is read:
+// its checksums, /text_count's and /labels' too). Errors name the file and the dataset or attribute.
 int ds_open(Dataset **out, const char *dir, const char *split, Err *e);
 void ds_close(Dataset *ds);
 const DsInfo *ds_info(const Dataset *ds);
 long ds_size(const Dataset *ds);                 // samples over all shards
 int ds_num_shards(const Dataset *ds);
+int ds_num_checksummed(const Dataset *ds);      // shards whose /images and /text_emb carry Fletcher-32
 int ds_text_count(const Dataset *ds, long i);    // captions of sample i (held in memory)
 const int32_t *ds_labels(const Dataset *ds, long i);   // [L] or NULL
 // Sample i (0..size-1, shards concatenated in index order). One H5Dread each.
 int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e);          // out [S,S,3]
 int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e);         // out [D]; fails on NaN/Inf
 int ds_read_caption(Dataset *ds, long i, int k, char *out, size_t n, Err *e);
-// Reads every image once (the `data verify` check that images are readable).
+// Reads every image once (the `data verify` check that images are readable and pass their checksums).
 int ds_check_images(Dataset *ds, Err *e);
+// Length of the longest valid UTF-8 prefix of s[0..n): n when all of it is valid. Valid = RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF.
+size_t ds_utf8_prefix(const char *s, size_t n);
 // Does dir hold any shard of split? (0/1; -1 with e set when dir can't be listed)
 int ds_has_split(const char *dir, const char *split, Err *e);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 // fsync by path; 0 or errno.
@@ -16,19 +18,64 @@ static int fsync_path(const char *path, int flags) {
     return rc;
 }
 
+// The directory part of path ("." when there is none).
+static void dir_of(const char *path, char *dir, size_t n) {
+    snprintf(dir, n, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+}
+
 // The rename is durable only once the directory entry is. Some file systems refuse fsync on a
 // directory (EINVAL): there is nothing more to do, so that is not an error; EIO and the like are.
 static int fsync_dir_of(const char *path, Err *e) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
+    dir_of(path, dir, sizeof dir);
     int rc = fsync_path(dir, O_DIRECTORY);
     if (rc && rc != EINVAL && rc != ENOTSUP)
         return err_set(e, "%s: fsync of directory %s failed: %s", path, dir, strerror(rc));
     return 0;
+}
+
+void fs_discard(const char *tmp) {
+    if (truncate(tmp, 0) != 0 && errno == ENOENT) return;
+    unlink(tmp);
+}
+
+void fs_note_free_space(const char *path, Err *e) {
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    struct statvfs st;
+    if (statvfs(dir, &st) != 0) return;
+    size_t used = strlen(e->msg);
+    snprintf(e->msg + used, sizeof e->msg - used, "; %.1f MB free in %s", (double)st.f_bavail * st.f_frsize / 1e6, dir);
+}
+
+int fs_remove_stale_tmp(const char *dir, char *removed, size_t size, int *n, Err *e) {
+    *n = 0;
+    if (size) removed[0] = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_set(e, "%s: cannot list the directory: %s", dir, strerror(errno));
+    struct dirent *ent;
+    int rc = 0;
+    while ((ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        if (len <= 4 || strcmp(ent->d_name + len - 4, ".tmp")) continue;
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (unlink(path) != 0) {
+            rc = err_set(e, "%s: cannot remove the stale temporary: %s", path, strerror(errno));
+            break;
+        }
+        size_t used = strlen(removed);
+        if (used + len + 3 < size) snprintf(removed + used, size - used, "%s%s", used ? ", " : "", ent->d_name);
+        (*n)++;
+    }
+    closedir(d);
+    return rc;
 }
 
 int fs_commit(const char *tmp, const char *path, Err *e) {

@@ -19,3 +19,10 @@ int h5u_attr_write_str(hid_t obj, const char *name, const char *s);   // variabl
 int h5u_attr_read_i64(hid_t obj, const char *name, int64_t *v);
 int h5u_attr_read_f64(hid_t obj, const char *name, double *v);
 char *h5u_attr_read_str(hid_t obj, const char *name);                 // malloc'd, NULL when missing
+
+// Are all elements of dataset d, as many as its shape says, stored in the file? HDF5 reads data that
+// was never written as fill values, with no checksum to fail, so a damaged shape or chunk index would
+// hand out zeros: gigabytes of them for a file of kilobytes. ratlip writes every dataset in full and
+// uncompressed (Fletcher-32 at most); for one compressed by another tool (any other filter) only the
+// layout is checked: chunks of the shape's rank.
+int h5u_stored_in_full(hid_t d);

@@ -1,9 +1,12 @@
 #include "io/metrics.h"
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "io/fault.h"
+#include "io/fs.h"
 #include "io/h5util.h"
 
 #define METRICS_CHUNK_ROWS 256
@@ -22,6 +25,23 @@ static hid_t fapl_nolock(void) {
     return fapl;
 }
 
+// A new file is created complete under <path>.tmp and renamed into place, so a kill at any moment
+// leaves either no metrics.h5 or one that opens.
+static int create_complete(const char *path, Err *e) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t fapl = fapl_nolock();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return err_set(e, "%s: cannot create (directory missing or not writable?)", path);
+    if (H5Fclose(f) < 0) {
+        fs_discard(tmp);
+        return err_set(e, "%s: cannot create (disk full?)", path);
+    }
+    fault_point("metrics-create");
+    return fs_commit(tmp, path, e);
+}
+
 Metrics *metrics_open(const char *path, Err *e) {
     Metrics *m = calloc(1, sizeof(Metrics));
     if (!m) {
@@ -30,22 +50,36 @@ Metrics *metrics_open(const char *path, Err *e) {
     }
     snprintf(m->path, sizeof m->path, "%s", path);
     H5Quiet q = h5u_quiet_begin();
-    hid_t fapl = fapl_nolock();
     struct stat st;
-    if (stat(path, &st) == 0) {
+    m->f = -1;
+    if (stat(path, &st) == 0 || create_complete(path, e) == 0) {
+        hid_t fapl = fapl_nolock();
         m->f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+        H5Pclose(fapl);
         if (m->f < 0) err_set(e, "%s: cannot open for appending (not HDF5, damaged, or another writer?)", path);
-    } else {
-        m->f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-        if (m->f < 0) err_set(e, "%s: cannot create (directory missing or not writable?)", path);
     }
-    H5Pclose(fapl);
     h5u_quiet_end(q);
     if (m->f < 0) {
         free(m);
         return NULL;
     }
     return m;
+}
+
+Metrics *metrics_open_or_rebuild(const char *path, char *note, size_t note_size, Err *e) {
+    if (note_size) note[0] = 0;
+    Metrics *m = metrics_open(path, e);
+    struct stat st;
+    if (m || stat(path, &st) != 0) return m;
+    char aside[4200];
+    snprintf(aside, sizeof aside, "%s.damaged", path);
+    if (rename(path, aside) != 0) {
+        err_set(e, "%s: cannot open it, nor move it aside to %s: %s", path, aside, strerror(errno));
+        return NULL;
+    }
+    snprintf(note, note_size, "%s could not be opened (a writer killed mid-flush?): kept as %s, starting a new one",
+             path, aside);
+    return metrics_open(path, e);
 }
 
 static int valid_name(const char *s) {
@@ -156,6 +190,7 @@ int metrics_append(Metrics *m, const char *group, int64_t step, int n, const cha
         H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, extend_column, &r);
         if (r.failed) rc = err_set(e, "%s: /%s: extending the columns failed (disk full?)", m->path, group);
     }
+    if (rc == 0) fault_point("metrics-append");
     // step last: its length is the number of complete rows
     if (rc == 0 && set_len_write(ds, rows + 1, rows, H5T_NATIVE_INT64, &step))
         rc = err_set(e, "%s: /%s/step: append failed (disk full?)", m->path, group);

@@ -21,8 +21,13 @@
 
 typedef struct Metrics Metrics;
 
-// Opens path for appending, creating it when missing. NULL (and e set) on failure.
+// Opens path for appending, creating it when missing (complete, via <path>.tmp and a rename). NULL
+// (and e set) on failure.
 Metrics *metrics_open(const char *path, Err *e);
+// The training run's way in: as metrics_open, but a file that exists and cannot be opened (a writer
+// killed mid-flush can leave one) is renamed to <path>.damaged and a new one started; note (when not
+// empty) says so, for the log.
+Metrics *metrics_open_or_rebuild(const char *path, char *note, size_t note_size, Err *e);
 // Appends one row to group: step plus n named values. Flushes. Column names: [A-Za-z0-9_.-]+, not "step".
 int metrics_append(Metrics *m, const char *group, int64_t step, int n, const char *const *names, const double *values,
                    Err *e);

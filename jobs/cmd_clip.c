@@ -6,20 +6,17 @@
 // weight file in the layout of the converted OpenAI weights (model.clip_weights takes it). The run
 // directory, resume, checkpoints, signals and agreement between ranks are the run driver's
 // (jobs/run.h); this file is the task: the tower, one step, the evaluation, the weight file.
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "core/clip.h"
 #include "core/lit.h"
 #include "core/ops.h"
 #include "dist/agree.h"
 #include "dist/grads.h"
 #include "dist/sync.h"
-#include "io/fs.h"
-#include "io/h5util.h"
+#include "io/clipweights.h"
 #include "io/modeldims.h"
 #include "io/weights.h"
 #include "jobs/commands.h"
@@ -268,39 +265,14 @@ static int eval(void *self, Run *r, int *improved, Err *e) {
 
 // ---------------------------------------------------------------- output
 
-// The CLIP weight file: datasets visual.* at the root and the attributes the converters write.
-static int write_clip_file(const Lit *l, const Run *r, Err *e) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", l->out);
-    unlink(tmp);
-    if (weights_save(tmp, "/", &l->tw.ps, e)) return -1;
-    H5Quiet q = h5u_quiet_begin();
-    hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-    int rc = f < 0 ? err_set(e, "%s: cannot reopen to write the attributes", tmp) : 0;
-    const ClipDims *d = &l->tw.d;
-    const char *names[] = {"width", "layers", "heads", "patch", "image_size", "embed_dim"};
-    int vals[] = {d->width, d->layers, d->heads, d->patch, d->image_size, d->embed_dim};
-    for (int i = 0; !rc && i < 6; i++)
-        if (h5u_attr_write_i64(f, names[i], vals[i])) rc = err_set(e, "%s: cannot write attribute %s", tmp, names[i]);
-    if (!rc && (h5u_attr_write_f64(f, "logit_scale", (double)l->lit.data[0]) ||
-                h5u_attr_write_i64(f, "lit_steps", r->step) ||
-                h5u_attr_write_str(f, "trained_by", "ratlip clip train (LiT: locked-text contrastive)") ||
-                h5u_attr_write_str(f, "config_json", r->config_json)))
-        rc = err_set(e, "%s: cannot write the provenance attributes", tmp);
-    if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = err_set(e, "%s: closing failed", tmp);
-    h5u_quiet_end(q);
-    if (rc) {
-        unlink(tmp);
-        return -1;
-    }
-    return fs_commit(tmp, l->out, e);
-}
-
 // Rank 0 writes the weight file (the driver agrees on the outcome).
 static int finish(void *self, Run *r, Err *e) {
     Lit *l = self;
     if (r->dp.rank != 0) return 0;
-    if (write_clip_file(l, r, e)) return -1;
+    // the layout of converted OpenAI weights (io/clipweights.h), so model.clip_weights takes it
+    const ClipProvenance prov = {(double)l->lit.data[0], r->step, "ratlip clip train (LiT: locked-text contrastive)",
+                                 r->config_json};
+    if (clipweights_save(l->out, &l->tw.ps, &l->tw.d, &prov, e)) return -1;
     run_say(r, "done: %lld steps; CLIP weights %s (use --set model.clip_weights=%s)\n", (long long)r->step, l->out,
             l->out);
     return 0;

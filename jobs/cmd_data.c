@@ -1,7 +1,6 @@
 // cmd_data: `ratlip data synth|verify|import` — make, check and import datasets (io/dataset.h format).
 #include <dirent.h>
 #include <errno.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "io/image.h"
 #include "io/reader.h"
 #include "io/synth.h"
+#include "io/textemb.h"
 #include "io/fs.h"
 #include "jobs/commands.h"
 #include "jobs/run.h"
@@ -62,7 +62,9 @@ static int data_verify(int argc, char **argv) {
         "data verify", NULL,
         "Checks every shard of DIR: attributes present and equal across shards and splits, no shard missing,\n"
         "dtypes and shapes of /images /text_emb /text_count /captions (/labels), text_count in 1..K, no\n"
-        "NaN/Inf in /text_emb, every image readable. Prints a summary; exits 1 naming the first problem.\n",
+        "NaN/Inf in /text_emb, every image readable, and the Fletcher-32 checksums of /images, /text_emb,\n"
+        "/text_count and /labels (shards made before 2026-12 have none: said in the summary). Prints a\n"
+        "summary; exits 1 naming the first problem (a checksum failure names the shard and the sample).\n",
         NULL, opts};
     int prc = opt_parse(&cmd, argc, argv);
     if (prc != OPT_CONTINUE) return prc;
@@ -71,7 +73,7 @@ static int data_verify(int argc, char **argv) {
     DsInfo first;
     int have = 0;
     long total[2] = {0, 0};
-    int nsh[2] = {0, 0};
+    int nsh[2] = {0, 0}, nsum = 0;
     for (int s = 0; s < 2; s++) {
         int has = ds_has_split(dir, splits[s], &e);
         if (has < 0) { fprintf(stderr, "ratlip data verify: %s\n", e.msg); return 1; }
@@ -100,16 +102,23 @@ static int data_verify(int argc, char **argv) {
         }
         total[s] = ds_size(ds);
         nsh[s] = ds_num_shards(ds);
+        nsum += ds_num_checksummed(ds);
         ds_close(ds);
     }
     if (!have) {
         fprintf(stderr, "ratlip data verify: %s: no train or test shards (train-00000-of-NNNNN.h5)\n", dir);
         return 1;
     }
+    char sums[160];
+    if (nsum == nsh[0] + nsh[1]) snprintf(sums, sizeof(sums), "Fletcher-32 checksums");
+    else
+        snprintf(sums, sizeof(sums),
+                 "%s (made before ratlip wrote them, 2026-12: re-create with `data synth`/`data import` to add them)",
+                 nsum ? "checksums in some shards only, the others have none" : "no checksums");
     printf("%s: ok | train %ld images in %d shards | test %ld images in %d shards | %dx%d RGB | K=%d captions | "
-           "D=%d | encoder %s%s\n",
+           "D=%d | encoder %s%s | %s\n",
            dir, total[0], nsh[0], total[1], nsh[1], first.image_size, first.image_size, first.n_captions,
-           first.embed_dim, first.text_encoder, first.label_dim ? " | labels" : "");
+           first.embed_dim, first.text_encoder, first.label_dim ? " | labels" : "", sums);
     return 0;
 }
 
@@ -131,15 +140,34 @@ static int has_image_ext(const char *name) {
     return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
 }
 
-// Reads the non-blank lines of path (trailing whitespace stripped) into item.
+// Reads the non-blank lines of path (trailing whitespace stripped) into item. The text must be UTF-8
+// (a byte-order mark at the start is dropped) without NUL bytes: an error names the file and line.
 static int read_captions(const char *path, ImportItem *it, Err *e) {
     FILE *f = fopen(path, "r");
     if (!f) return err_set(e, "%s: caption file missing or unreadable: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int ncap = 0, rc = 0;
+    int ncap = 0, rc = 0, lineno = 0;
     while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        const char *nul = memchr(line, 0, (size_t)len);
+        if (nul) {  // C strings would silently drop the rest of the line
+            rc = err_set(e, "%s:%d: NUL byte at byte %zu of the line (caption files are UTF-8 text)", path, lineno,
+                         (size_t)(nul - line) + 1);
+            break;
+        }
+        if (lineno == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
+            memmove(line, line + 3, (size_t)len - 2);
+            len -= 3;
+        }
+        size_t ok = ds_utf8_prefix(line, (size_t)len);
+        if (ok != (size_t)len) {
+            rc = err_set(e, "%s:%d: invalid UTF-8 at byte %zu of the line (0x%02x); caption files must be UTF-8 "
+                            "(convert with e.g. `iconv -f LATIN1 -t UTF-8`)",
+                         path, lineno, ok + 1, (unsigned char)line[ok]);
+            break;
+        }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
             line[--len] = 0;
         const char *p = line;
@@ -159,71 +187,21 @@ static int read_captions(const char *path, ImportItem *it, Err *e) {
     return rc;
 }
 
-// /text_emb [rows, D] float32 of file into *emb; *enc = its text_encoder attribute or "precomputed".
+// The --text-emb file (io/textemb.h) into *emb [rows, D]; one row per caption, in caption-file order.
 static int load_text_emb(const char *file, long rows, float **emb, int *D, char *enc, size_t encn, Err *e) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return err_set(e, "%s: cannot open as HDF5 (--text-emb)", file);
-    int rc = 0;
-    hid_t d = H5Lexists(f, "text_emb", H5P_DEFAULT) > 0 ? H5Dopen2(f, "text_emb", H5P_DEFAULT) : -1;
-    if (d < 0) {
-        H5Fclose(f);
-        return err_set(e, "%s: dataset /text_emb missing (--text-emb wants float32 [total_captions, D])", file);
-    }
-    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
-    hsize_t dims[2];
-    if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != 4)
-        rc = err_set(e, "%s: dataset /text_emb has the wrong dtype (want float32)", file);
-    else if (H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) != 2 || dims[1] < 1)
-        rc = err_set(e, "%s: dataset /text_emb has the wrong shape (want [total_captions, D])", file);
-    else if ((long)dims[0] != rows)
-        rc = err_set(e, "%s: dataset /text_emb has %ld rows but the caption files hold %ld captions (one row per "
-                        "caption in file order)", file, (long)dims[0], rows);
-    if (!rc) {
-        *D = (int)dims[1];
-        *emb = malloc((size_t)rows * *D * sizeof(float));
-        if (!*emb) rc = err_set(e, "%s: out of memory", file);
-        else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *emb) < 0)
-            rc = err_set(e, "%s: dataset /text_emb: read failed (truncated file?)", file);
-        for (long j = 0; !rc && j < rows * *D; j++)
-            if (!isfinite((*emb)[j]))
-                rc = err_set(e, "%s: dataset /text_emb: non-finite value at row %ld", file, j / *D);
-    }
-    snprintf(enc, encn, "precomputed");
-    if (!rc && H5Aexists(f, "text_encoder") > 0) {
-        hid_t a = H5Aopen(f, "text_encoder", H5P_DEFAULT);
-        hid_t at = H5Aget_type(a);
-        if (H5Tget_class(at) == H5T_STRING && !H5Tis_variable_str(at)) {
-            size_t n = H5Tget_size(at);
-            char *buf = calloc(n + 1, 1);
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, n + 1);
-            H5Tset_cset(mt, H5Tget_cset(at));
-            if (buf && H5Aread(a, mt, buf) >= 0 && buf[0]) snprintf(enc, encn, "%s", buf);
-            H5Tclose(mt);
-            free(buf);
-        } else if (H5Tget_class(at) == H5T_STRING) {
-            char *s = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            H5Tset_cset(mt, H5Tget_cset(at));
-            if (H5Aread(a, mt, &s) >= 0 && s && s[0]) snprintf(enc, encn, "%s", s);
-            if (s) H5free_memory(s);
-            H5Tclose(mt);
-        }
-        H5Tclose(at);
-        H5Aclose(a);
-    }
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-    return rc;
+    long n = 0;
+    if (textemb_read(file, emb, &n, D, enc, encn, e)) return -1;
+    if (n == rows) return 0;
+    free(*emb);
+    *emb = NULL;
+    return err_set(e, "%s: dataset /text_emb has %ld rows but the caption files hold %ld captions (one row per "
+                      "caption in file order)", file, n, rows);
 }
 
 // Writes items[sel[0..n)] as split `name` in min(shards, n) shards.
 static int import_split(const char *out, const char *name, const char *imgdir, ImportItem *items, const long *sel,
-                        long n, int shards, int S, int K, int D, const char *enc, const float *emb, Err *e) {
+                        long n, int shards, int S, int K, int D, const char *enc, const float *emb, long max_pixels,
+                        Err *e) {
     if (n <= 0) return 0;
     int ns = shards > n ? (int)n : shards;
     DsInfo info = {.image_size = S, .n_captions = K, .embed_dim = D, .label_dim = 0};
@@ -244,7 +222,7 @@ static int import_split(const char *out, const char *name, const char *imgdir, I
             snprintf(ipath, sizeof(ipath), "%s/%s", imgdir, it->name);
             int w0, h0;
             uint8_t *rgb;
-            if ((rc = image_load(ipath, &w0, &h0, &rgb, e))) break;
+            if ((rc = image_load_max(ipath, max_pixels, &w0, &h0, &rgb, e))) break;
             image_resize_crop(rgb, w0, h0, S, img);
             free(rgb);
             rc = ds_writer_put(w, j - lo, img, emb + (size_t)it->emb_row * D, it->count,
@@ -259,7 +237,7 @@ static int import_split(const char *out, const char *name, const char *imgdir, I
 
 static int data_import(int argc, char **argv) {
     const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = NULL;
-    long shards, size, seed;
+    long shards, size, seed, max_pixels;
     double test_fraction;
     const OptSpec opts[] = {
         OPT_PATH("images", 0, &imgdir, OPT_REQ, "DIR",
@@ -277,6 +255,9 @@ static int data_import(int argc, char **argv) {
         OPT_DOUBLE("test-fraction", 0, &test_fraction, OPT_HI_OPEN, 0, 1, "0.1", "F",
                    "share of images (chosen by --seed) in the test split; the rest are train"),
         OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "seed of the train/test split"),
+        OPT_LONG("max-pixels", 0, &max_pixels, 0, 1, IMAGE_MAX_PIXELS_CAP, "64000000", "N",
+                 "an image with more pixels (width x height, from its header) is refused before it is\n"
+                 "decoded: a small file can hold a huge image (20000x20000 = 1.2 GB decoded)"),
         OPT_PATH("text-emb", 0, &embfile, 0, "FILE.h5",
                  "precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
                  "/text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
@@ -370,8 +351,11 @@ static int data_import(int argc, char **argv) {
     free(is_test);
     if (fs_mkdir_p(out, &e)) { rc = -1; goto done; }
     double t0 = run_now_s();
-    rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, &e);
-    if (!rc) rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, &e);
+    rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, max_pixels,
+                      &e);
+    if (!rc)
+        rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, max_pixels,
+                          &e);
     if (!rc)
         printf("imported %ld images (%ld train, %ld test), %ld captions (K=%d), D=%d encoder %s into %s in %.1f s\n", n, a,
                b, total, K, D, enc, out, run_now_s() - t0);

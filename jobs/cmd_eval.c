@@ -1,4 +1,5 @@
-// cmd_eval: `ratlip eval` (FID, KID and CLIP score of a checkpoint, distributed, dist/evaluate.h),
+// cmd_eval: `ratlip eval` (FID, KID and CLIP score of a checkpoint, distributed: dist/evaluate.h, reported
+// by jobs/eval_report.h),
 // `ratlip fid A.h5 B.h5` (distance between two statistics files) and `ratlip data stats DIR` (reference
 // statistics of a dataset split; dispatched from cmd_data.c).
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "io/fs.h"
 #include "io/runload.h"
 #include "jobs/commands.h"
+#include "jobs/eval_report.h"
 
 
 // ------------------------------------------------------------------ eval
@@ -106,7 +108,11 @@ int cmd_eval(int argc, char **argv) {
                (long long)meta.step, gan.has_ema && !no_ema ? "EMA" : "raw", ctx.n_samples, dp.size,
                dp.size == 1 ? "" : "s", ctx.ref_path, ctx.ref.n);
     EvalResult res;
-    rc = eval_run(&ctx, &gan, !no_ema, &cfg, test, meta.step, m, &res, &e);
+    rc = eval_run(&ctx, &gan, !no_ema, &cfg, test, &res, &e);
+    if (!rc) {   // rank 0's report (line, metrics, grid) may fail alone: everyone agrees on it
+        int report_rc = dp.rank == 0 ? eval_report(&ctx, &res, cfg.model.clip_remap, meta.step, m, &e) : 0;
+        rc = dp_agree(report_rc, dp_get_timeout(), &e);
+    }
     if (!rc && dp.rank == 0) {
         printf("FID %.6f\nKID %.8f +- %.8f\nCLIP score %.4f\n", res.fid, res.kid, res.kid_std, res.clip_score);
         if (res.random_weights) printf("note: %s\n", FIDSTATS_RANDOM_NOTE);
@@ -198,6 +204,28 @@ static const char stats_about[] =
     "eval` and training look). Weights: --weights, else eval.inception_weights of --config, else the seeded\n"
     "random network (\"" FIDSTATS_RANDOM_NOTE "\").\n";
 
+// Inception features of every image of ds, in dataset order: feat [n, 2048] malloc'd. One process.
+static int dataset_features(EvalFeat *f, Dataset *ds, real **feat, long *n, Err *e) {
+    long N = ds_size(ds);
+    int S = ds_info(ds)->image_size, B = f->batch;
+    real *out = malloc(((size_t)N + 1) * INCEPTION_DIM * sizeof(real));
+    uint8_t *hwc = malloc((size_t)B * S * S * 3);
+    int rc = (!out || !hwc) ? err_set(e, "eval: out of memory for %ld features", N) : 0;
+    for (long i0 = 0; i0 < N && !rc; i0 += B) {
+        int nb = (int)(i0 + B <= N ? B : N - i0);
+        for (int b = 0; b < nb && !rc; b++) rc = ds_read_image(ds, i0 + b, hwc + (size_t)b * S * S * 3, e);
+        if (!rc) rc = evalfeat_images_u8(f, hwc, nb, S, out + (size_t)i0 * INCEPTION_DIM, e);
+    }
+    free(hwc);
+    if (rc) {
+        free(out);
+        return -1;
+    }
+    *feat = out;
+    *n = N;
+    return 0;
+}
+
 int cmd_data_stats(int argc, char **argv) {
     const char *dir = NULL, *split = NULL, *out = NULL, *weights = NULL, *config_file = NULL;
     long threads;
@@ -230,7 +258,7 @@ int cmd_data_stats(int argc, char **argv) {
     long n = 0;
     int rc = eval_net_init(&c, weights, &e);
     if (!rc) rc = ds_open(&ds, dir, split, &e);
-    if (!rc) rc = eval_dataset_features(&c, ds, &feat, &n, &e);
+    if (!rc) rc = dataset_features(&c.feat, ds, &feat, &n, &e);
     if (!rc && n < 2) rc = err_set(&e, "%s: split %s has %ld images: statistics need at least 2", dir, split, n);
     if (!rc) {
         FidStats s = {0};
@@ -240,7 +268,7 @@ int cmd_data_stats(int argc, char **argv) {
         s.feat = feat;
         s.mu = malloc(INCEPTION_DIM * sizeof(double));
         s.sigma = malloc((size_t)INCEPTION_DIM * INCEPTION_DIM * sizeof(double));
-        snprintf(s.network, sizeof s.network, "%s", inception_network_name(c.net.variant));
+        snprintf(s.network, sizeof s.network, "%s", inception_network_name(c.feat.net.variant));
         snprintf(s.weights_sha256, sizeof s.weights_sha256, "%s", c.weights_id);
         s.random_weights = c.random_weights;
         snprintf(s.source, sizeof s.source, "%s split %s (%ld images)", dir, split, n);
@@ -262,7 +290,6 @@ int cmd_data_stats(int argc, char **argv) {
     if (rc) fprintf(stderr, "ratlip data stats: %s\n", e.msg);
     free(feat);
     if (ds) ds_close(ds);
-    inception_acts_free(c.acts);
-    inception_free(&c.net);
+    eval_ctx_free(&c);
     return rc ? 1 : 0;
 }

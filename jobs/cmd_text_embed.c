@@ -1,53 +1,10 @@
 // cmd_text_embed: `ratlip text-embed "caption" ... [--out FILE.h5]` — the bow encoder on new captions,
-// so users can sample from captions that are not in a dataset.
-#include <errno.h>
-#include <fcntl.h>
-#include <hdf5.h>
+// so users can sample from captions that are not in a dataset. The file format is io/textemb.h's.
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include "io/bow.h"
-#include "io/fs.h"
+#include "io/textemb.h"
 #include "jobs/commands.h"
-
-static int write_h5(const char *path, const float *emb, int n, char **caps) {
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return -1;
-    hsize_t dims[2] = {(hsize_t)n, BOW_DIM};
-    hid_t sp = H5Screate_simple(2, dims, NULL);
-    hid_t d = H5Dcreate2(f, "text_emb", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, emb) < 0;
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, H5T_VARIABLE);
-    H5Tset_cset(st, H5T_CSET_UTF8);
-    sp = H5Screate_simple(1, dims, NULL);
-    d = H5Dcreate2(f, "captions", st, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad |= d < 0 || H5Dwrite(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, caps) < 0;
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(st);
-    hid_t at = H5Tcopy(H5T_C_S1);
-    H5Tset_size(at, sizeof(BOW_NAME));
-    sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(f, "text_encoder", at, sp, H5P_DEFAULT, H5P_DEFAULT);
-    bad |= a < 0 || H5Awrite(a, at, BOW_NAME) < 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(at);
-    bad |= H5Fclose(f) < 0;
-    if (bad) {
-        unlink(tmp);
-        return -1;
-    }
-    Err ignore;   // the caller names the file
-    return fs_commit(tmp, path, &ignore);
-}
 
 int cmd_text_embed(int argc, char **argv) {
     const char *out = NULL;
@@ -69,14 +26,19 @@ int cmd_text_embed(int argc, char **argv) {
     int n = cap_list.n;
     float *emb = malloc((size_t)n * BOW_DIM * sizeof(float));
     int rc = 0;
+    if (!emb) {
+        fprintf(stderr, "ratlip text-embed: out of memory for %d embeddings\n", n);
+        rc = 1;
+    }
     for (int i = 0; i < n && !rc; i++)
         if (!bow_embed(NULL, caps[i], emb + (size_t)i * BOW_DIM)) {
             fprintf(stderr, "ratlip text-embed: caption %d ('%s') has no words (letters or digits)\n", i + 1, caps[i]);
             rc = 1;
         }
     if (!rc && out) {
-        if (write_h5(out, emb, n, caps)) {
-            fprintf(stderr, "ratlip text-embed: %s: cannot write (directory missing or not writable?)\n", out);
+        Err e;
+        if (textemb_write(out, emb, n, BOW_DIM, (const char *const *)caps, BOW_NAME, &e)) {
+            fprintf(stderr, "ratlip text-embed: %s\n", e.msg);
             rc = 1;
         } else {
             printf("wrote %d embedding%s [%d, %d] (bow, norm %.0f) to %s\n", n, n == 1 ? "" : "s", n, BOW_DIM,

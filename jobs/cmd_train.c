@@ -14,8 +14,12 @@ static const char train_epilog[] =
     "train.ckpt_every steps it writes ckpt-<step>.h5 (the last train.keep_last are kept) and every\n"
     "train.sample_every steps samples/step-<step>.png. SIGUSR1 or SIGTERM (e.g. Slurm's --signal) makes all\n"
     "ranks stop at the next step boundary, write a checkpoint and exit with status 3 (preempted);\n"
-    "rerun with --resume auto to continue bit-exactly.\n";
+    "rerun with --resume auto to continue bit-exactly. A rank that stalls or dies ends the job within\n"
+    "dist.timeout_s with status 4 (stalled). A non-finite or exploding loss or gradient (train.loss_bound)\n"
+    "rolls every rank back to the last checkpoint and skips that global batch; more than\n"
+    "train.max_rollbacks within train.rollback_window steps stops the run (status 1).\n";
 _Static_assert(RATLIP_EXIT_PREEMPTED == 3, "train_epilog says exit status 3");
+_Static_assert(RATLIP_EXIT_STALLED == 4, "train_epilog says exit status 4");
 
 int cmd_train(int argc, char **argv) {
     RunArgs a;

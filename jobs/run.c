@@ -1,14 +1,21 @@
 #include "jobs/run.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "core/kernels.h"
 #include "dist/sync.h"
 #include "dist/watch.h"
 #include "io/fs.h"
 #include "jobs/commands.h"
+
+extern char **environ;
 
 double run_now_s(void) {
     struct timespec ts;
@@ -91,6 +98,21 @@ static int setup_config(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
     return 0;
 }
 
+// Rank 0: temporaries a killed writer left (a checkpoint, metrics.h5, a sample grid) are garbage: no
+// writer of this run is running yet. Removing them keeps a preempted run's directory from growing.
+static int remove_stale_tmp(Run *r, Err *e) {
+    char dirs[2][1100], removed[512];
+    snprintf(dirs[0], sizeof dirs[0], "%s", r->run_dir);
+    snprintf(dirs[1], sizeof dirs[1], "%s/samples", r->run_dir);
+    for (int i = 0; i < 2; i++) {
+        int n = 0;
+        if (fs_remove_stale_tmp(dirs[i], removed, sizeof removed, &n, e)) return -1;
+        if (n) run_say(r, "removed %d stale temporary file%s in %s (left by a killed run): %s\n", n, n == 1 ? "" : "s",
+                       dirs[i], removed);
+    }
+    return 0;
+}
+
 // Rank 0: the run directory, its log and the resolved config.
 static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
     int rc = 0;
@@ -108,7 +130,7 @@ static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
     snprintf(what, sizeof what, "%s | %s", task->name, r->dp.startup);
     if (r->dp.rank == 0) jobs_print_banner(what);
     if (r->log) fprintf(r->log, "ratlip %s | BLAS %s | %s\n", task->name, kern_backend_name(), r->dp.startup);
-    return 0;
+    return run_agree(r, r->dp.rank == 0 ? remove_stale_tmp(r, e) : 0, e);
 }
 
 int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, Err *e) {
@@ -134,12 +156,46 @@ int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_d
     return 0;
 }
 
+// libhdf5 1.10 crashes (SIGSEGV inside the library) on some damaged files instead of returning an
+// error (tests/fuzz found many). So a candidate checkpoint is first read by a child process, `ratlip
+// ckpt verify` (every tensor, checksums): one that kills its reader is renamed <name>.crashed and
+// skipped; one the child finds damaged is skipped too, with the child's verdict. Costs one extra read
+// of the newest checkpoint per resume.
+static int precheck_in_child(const char *path, void *ctx, char *why, size_t why_size) {
+    (void)ctx;
+    char *const argv[] = {"ratlip", "ckpt", "verify", (char *)path, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return 0;   // cannot check: load it here as before
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    if (WIFSIGNALED(st)) {
+        char aside[1200];
+        snprintf(aside, sizeof aside, "%s.crashed", path);
+        int moved = rename(path, aside) == 0;
+        snprintf(why, why_size, "reading it crashed libhdf5 (signal %d in `ratlip ckpt verify`)%s", WTERMSIG(st),
+                 moved ? "; kept as <name>.crashed" : "");
+    } else {
+        snprintf(why, why_size, "`ratlip ckpt verify %s` says it is damaged (exit %d)", path,
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    return -1;
+}
+
 // Rank 0: the checkpoint to resume from into nets and res->meta.
 static int load_checkpoint(Run *r, const char *resume, CkptNet *nets, int n, RunResume *res, Err *e) {
     char path[1100] = "", report[4096] = "";
     int found;
     if (!strcmp(resume, "auto")) {
-        found = ckpt_find_latest(r->run_dir, nets, n, &res->meta, path, sizeof path, report, sizeof report, e);
+        found = ckpt_find_latest_prechecked(r->run_dir, nets, n, &res->meta, path, sizeof path, precheck_in_child,
+                                            NULL, report, sizeof report, e);
         if (report[0]) run_say(r, "resume: skipped checkpoints:\n%s", report);
     } else {
         snprintf(path, sizeof path, "%s", resume);
@@ -177,19 +233,26 @@ static int setup_resume(Run *r, const RunTask *task, const char *resume, RunResu
     return 0;
 }
 
-// The data reader continues where the checkpoint left it; metrics.h5 drops rows past the resume step.
-static int setup_reader_metrics(Run *r, const RunResume *res, Err *e) {
+// This rank's reader, where the checkpoint left it (or at the start).
+static int open_reader(Run *r, const RunResume *res, Err *e) {
     const Config *c = &r->cfg;
     ReaderOptions ro = {.seed = (uint64_t)c->train.seed, .rank = r->dp.rank, .world = r->dp.size,
                         .local_batch = r->batch_per_rank, .prefetch = c->data.prefetch,
                         .crop_pad = c->data.random_crop, .flip = c->data.random_flip};
     ReaderState start = {res->found ? res->meta.reader_epoch : 0, res->found ? res->meta.reader_cursor : 0};
     int rc = reader_open(&r->reader, r->train, &ro, start, e);
-    if (!rc) rc = reader_batch_alloc(&r->batch, r->reader);
+    return rc ? rc : reader_batch_alloc(&r->batch, r->reader);
+}
+
+// The data reader continues where the checkpoint left it; metrics.h5 drops rows past the resume step.
+static int setup_reader_metrics(Run *r, const RunResume *res, Err *e) {
+    int rc = open_reader(r, res, e);
     if (!rc && r->dp.rank == 0) {
         char path[1100];
         snprintf(path, sizeof path, "%s/metrics.h5", r->run_dir);
-        r->metrics = metrics_open(path, e);
+        char note[2400];
+        r->metrics = metrics_open_or_rebuild(path, note, sizeof note, e);
+        if (note[0]) run_say(r, "metrics: %s\n", note);
         // rows past the start are from a run that died later (or a fresh start over an old run): drop
         // them so every step appears once
         if (!r->metrics) rc = -1;
@@ -272,6 +335,55 @@ static int after_step(Run *r, const RunTask *task, Err *e) {
     return 0;
 }
 
+// ---------------------------------------------------------------- divergence watchdog
+
+static int skips_at(const Run *r, int64_t step) {
+    int n = 0;
+    for (int i = 0; i < r->n_skips; i++) n += r->skip_steps[i] == step;
+    return n;
+}
+
+// Step r->step + 1 diverged (every rank is here; e says why) and was not applied. Roll back to the
+// newest checkpoint and skip that global batch from now on: the run stays a function of its config
+// and data. Log line and a metrics.h5 /watchdog row (step, rollback_to) say so. More than
+// train.max_rollbacks within train.rollback_window steps: stop (returns -1, e says why).
+static int run_rollback(Run *r, const RunTask *task, Err *e) {
+    const TrainConfig *tc = &r->cfg.train;
+    int64_t bad = r->step + 1;
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    int recent = 1;
+    for (int i = 0; i < r->n_skips; i++) recent += r->skip_steps[i] > bad - tc->rollback_window;
+    if (recent > tc->max_rollbacks || r->n_skips == RUN_MAX_SKIPS)
+        return err_set(e, "step %lld diverged (%s): rollback %d within %d steps, more than train.max_rollbacks %d: "
+                          "stopping (hint: lower train.lr_g / train.lr_d, check the data with `ratlip data verify`, "
+                          "or resume from an earlier checkpoint with --resume FILE)",
+                       (long long)bad, why, recent, tc->rollback_window, tc->max_rollbacks);
+    r->skip_steps[r->n_skips++] = bad;
+    run_say(r, "watchdog: step %lld diverged (%s): rolling back to the last checkpoint; the global batch of step %lld "
+               "will be skipped (rollback %d of at most %d within %d steps)\n",
+            (long long)bad, why, (long long)bad, recent, tc->max_rollbacks, tc->rollback_window);
+    RunResume res;
+    if (setup_resume(r, task, "auto", &res, e)) return -1;
+    if (!res.found || r->step >= bad)
+        return err_set(e, "step %lld diverged (%s) and there is no earlier checkpoint to roll back to (hint: lower "
+                          "train.lr_g / train.lr_d, or checkpoint more often with train.ckpt_every)",
+                       (long long)bad, why);
+    if (task->restore) task->restore(task->self, r, &res);
+    r->t_start = run_now_s();   // the ETA counts from here
+    reader_close(r->reader);
+    reader_batch_free(&r->batch);
+    r->reader = NULL;
+    int rc = open_reader(r, &res, e);
+    if (!rc && r->dp.rank == 0) {
+        const char *names[] = {"rollback_to"};
+        double to = (double)r->step;
+        rc = metrics_truncate_after(r->metrics, r->step + 1, e);
+        if (!rc) rc = metrics_append(r->metrics, "watchdog", bad, 1, names, &to, e);
+    }
+    return run_agree(r, rc, e);
+}
+
 // Returns the exit status: 0 finished, 1 failed (e set), RATLIP_EXIT_PREEMPTED.
 static int run_loop(Run *r, const RunTask *task, Err *e) {
     const RunSchedule *s = &r->sched;
@@ -281,7 +393,16 @@ static int run_loop(Run *r, const RunTask *task, Err *e) {
         // all ranks agree on a stop request before anyone leaves the loop
         if (dp_first_rank(stop_signal != 0, dp_get_timeout(), "agreement on a stop request") >= 0)
             return run_preempt(r, task, e);
-        if (run_agree(r, task->step(task->self, r, e), e) || after_step(r, task, e)) return 1;
+        for (int k = skips_at(r, r->step + 1); k > 0; k--) {   // the watchdog's skipped global batches
+            run_say(r, "watchdog: skipping the global batch of step %lld\n", (long long)(r->step + 1));
+            if (run_agree(r, reader_next(r->reader, &r->batch, e), e)) return 1;
+        }
+        int rc = task->step(task->self, r, e);
+        if (rc == RUN_DIVERGED) {   // agreed inside the step: every rank is here
+            if (run_rollback(r, task, e)) return 1;
+            continue;
+        }
+        if (run_agree(r, rc, e) || after_step(r, task, e)) return 1;
     }
     if (run_agree(r, task->finish(task->self, r, e), e)) return 1;
     run_status(r, "finished");

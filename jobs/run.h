@@ -29,6 +29,8 @@
 #define RATLIP_EXIT_PREEMPTED 3             // stopped by SIGUSR1/SIGTERM after writing its checkpoint
 #define RATLIP_EXIT_STALLED DP_EXIT_STALLED // a rank did not reach a collective within dist.timeout_s
 #define RUN_MAX_NETS 8
+#define RUN_DIVERGED 2                      // a step hook's verdict, the same on every rank: see RunTask.step
+#define RUN_MAX_SKIPS 64
 
 typedef struct {
     const char *config_file;   // NULL = defaults (tiny)
@@ -69,6 +71,11 @@ typedef struct {
     char best_ckpt[64];        // file name retention always keeps ("" = none)
     double t_start;            // when this process started stepping (run_now_s)
     RunSchedule sched;
+    // divergence watchdog: one entry per rollback, the step that diverged; that step skips one global
+    // batch per entry. Kept in this process only: a rerun from an earlier checkpoint diverges at the
+    // same step (determinism) and skips it again. Also the count for train.max_rollbacks.
+    int64_t skip_steps[RUN_MAX_SKIPS];
+    int n_skips;
 } Run;
 
 // What a checkpoint gave back, the same on every rank. meta.config_json is NULL.
@@ -90,7 +97,12 @@ typedef struct {
     // Collective, after the networks are resumed (or not) and identical on every rank, the reader is
     // open and metrics.h5 too: step buffers, reducers; ends with the task's summary line.
     int (*start)(void *self, Run *r, const RunResume *res, Err *e);
-    int (*step)(void *self, Run *r, Err *e);                    // one iteration; r->step++
+    // One iteration; r->step++. RUN_DIVERGED (returned by every rank together, e says why): the step
+    // was not applied; the driver rolls back to the last checkpoint and skips that global batch.
+    int (*step)(void *self, Run *r, Err *e);
+    // The task's scalars from a checkpoint (res->found) once the networks are restored: the task's
+    // start calls it; the driver calls it after a rollback. NULL: the task has none.
+    void (*restore)(void *self, Run *r, const RunResume *res);
     int (*progress)(void *self, Run *r, Err *e);                // progress line + metrics row
     int (*check)(void *self, Run *r, Err *e);                   // replicas still identical?
     int (*eval)(void *self, Run *r, int *improved, Err *e);     // improved: keep this step's checkpoint

@@ -1,14 +1,17 @@
 #include "jobs/trainer.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/rng.h"
 #include "dist/sync.h"
+#include "io/fault.h"
 #include "io/fs.h"
 #include "io/modeldims.h"
 #include "io/png.h"
 #include "io/runload.h"
 #include "io/weights.h"
+#include "jobs/eval_report.h"
 
 #define SAMPLE_GRID_MAX 16
 
@@ -71,14 +74,22 @@ static void save_meta(void *self, Run *r, CkptMeta *m) {
     ckpt_meta_set_int(m, "random_clip", t->random_clip);
 }
 
-// Step buffers and gradient reducers; the evaluation context when train.eval_every > 0.
-static int start(void *self, Run *r, const RunResume *res, Err *e) {
+// The task's scalars a checkpoint holds beside the tensors (at start, and after a rollback).
+static void restore(void *self, Run *r, const RunResume *res) {
     Trainer *t = self;
-    const Config *c = &r->cfg;
     double tracked = 0;
     if (res->found) ckpt_meta_get_double(&res->meta, "netG.num_batches_tracked", &tracked);
     t->gan.g.bn_batches_tracked = (long)tracked;
     if (t->gan.has_ema) t->gan.g_ema.bn_batches_tracked = (long)tracked;
+    t->t_window = run_now_s();   // images/s restart from here
+    t->window_step = r->step;
+}
+
+// Step buffers and gradient reducers; the evaluation context when train.eval_every > 0.
+static int start(void *self, Run *r, const RunResume *res, Err *e) {
+    Trainer *t = self;
+    const Config *c = &r->cfg;
+    restore(self, r, res);
     if (dp_check_replicas(&t->gan.clip.ps, "CLIP tower", e)) return -1;
 
     int B = c->train.batch_per_rank, T = c->model.text_dim, Z = c->model.z_dim, W = r->dp.size;
@@ -144,6 +155,31 @@ static void prof_add(int what, double *since) {
     *since = now;
 }
 
+// NaN or ±Inf anywhere in x: x − x is NaN exactly there, and the sum then is too (vectorises).
+static int all_finite(const real *x, size_t n) {
+    real acc = 0;
+    for (size_t i = 0; i < n; i++) acc += x[i] - x[i];
+    return acc == 0;
+}
+
+// The divergence watchdog's test before an Adam update: this rank's loss, and the reduced gradients of
+// a and b (identical on every rank). Collective: every rank learns the first rank that saw a problem
+// and its reason. Returns 0 (go on), RUN_DIVERGED (e says why; the update must not happen), -1 (failed).
+static int diverged(Run *run, const char *phase, double loss, const ParamSet *a, const ParamSet *b, Err *e) {
+    char why[192] = "";
+    double bound = run->cfg.train.loss_bound;
+    if (!isfinite(loss)) snprintf(why, sizeof why, "%s loss is %g", phase, loss);
+    else if (bound > 0 && fabs(loss) > bound)
+        snprintf(why, sizeof why, "%s loss %g is beyond train.loss_bound %g", phase, loss, bound);
+    else if (!all_finite(a->grad, a->n_trainable) || (b && !all_finite(b->grad, b->n_trainable)))
+        snprintf(why, sizeof why, "%s gradient (averaged over the ranks) is not finite", phase);
+    int first = dp_first_rank(why[0] != 0, dp_get_timeout(), "divergence check");
+    if (first < 0) return 0;
+    if (dp_bcast_bytes(why, (int)sizeof why, first, "divergence report", e)) return -1;
+    err_set(e, "rank %d: %s", first, why);
+    return RUN_DIVERGED;
+}
+
 // Read this rank's slice, D step + reduce + Adam, G step + reduce + Adam + EMA.
 static int step(void *self, Run *run, Err *e) {
     Trainer *t = self;
@@ -170,11 +206,14 @@ static int step(void *self, Run *run, Err *e) {
     dp_grads_begin(&t->red_c);
     if (gan_d_backward(&t->gan, imgs, s, t->s_mis, t->z, B, &L))
         return err_set(e, "rank %d: D step: %s", r, t->syncbn.err.msg);
+    if (fault_point("grad")) t->gan.dc.netd.grad[0] = (real)NAN;   // the watchdog's test (io/fault.h)
     prof_add(PROF_D, &tp);
     // D's gradient is a sum over four passes (real, mismatched, fake, MA-GP): complete only now
     if (dp_grads_finish(&t->red_d, c->dist.timeout_s, e) || dp_grads_finish(&t->red_c, c->dist.timeout_s, e))
         return -1;
     prof_add(PROF_D_WAIT, &tp);
+    int verdict = diverged(run, "D", L.d_total, &t->gan.dc.netd, &t->gan.dc.netc, e);
+    if (verdict) return verdict;
     gan_d_update(&t->gan);
     prof_add(PROF_D, &tp);
 
@@ -183,6 +222,7 @@ static int step(void *self, Run *run, Err *e) {
     prof_add(PROF_G, &tp);
     if (dp_grads_finish(&t->red_g, c->dist.timeout_s, e)) return -1;
     prof_add(PROF_G_WAIT, &tp);
+    if ((verdict = diverged(run, "G", L.g_total, &t->gan.g.ps, NULL, e))) return verdict;
     gan_g_update(&t->gan);
     prof_add(PROF_G, &tp);
     prof_steps++;
@@ -253,7 +293,8 @@ static int eval(void *self, Run *r, int *improved, Err *e) {
     Trainer *t = self;
     EvalResult res;
     *improved = 0;
-    if (eval_run(&t->ev, &t->gan, 1, &r->cfg, r->test, r->step, r->metrics, &res, e)) return -1;
+    if (eval_run(&t->ev, &t->gan, 1, &r->cfg, r->test, &res, e)) return -1;
+    if (r->dp.rank == 0 && eval_report(&t->ev, &res, r->cfg.model.clip_remap, r->step, r->metrics, e)) return -1;
     if (!res.improved) return 0;
     snprintf(r->best_ckpt, sizeof r->best_ckpt, "ckpt-%08lld.h5", (long long)r->step);
     run_say(r, "eval: best FID so far (%.3f): %s is kept as best\n", res.fid, r->best_ckpt);
@@ -306,6 +347,6 @@ static int finish(void *self, Run *r, Err *e) {
 
 RunTask trainer_task(Trainer *t) {
     return (RunTask){.name = "train", .self = t, .configure = configure, .schedule = schedule, .init = init,
-                     .nets = nets, .start = start, .step = step, .progress = log_line, .check = check, .eval = eval,
-                     .samples = samples, .save_meta = save_meta, .finish = finish, .free = task_free};
+                     .nets = nets, .start = start, .restore = restore, .step = step, .progress = log_line,
+                     .check = check, .eval = eval, .samples = samples, .save_meta = save_meta, .finish = finish, .free = task_free};
 }

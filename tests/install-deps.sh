@@ -8,6 +8,8 @@ pkgs=(build-essential cmake pkg-config
       libopenblas-dev liblapacke-dev libdnnl-dev
       libpng-dev libjpeg-dev libcjson-dev
       python3-torch python3-h5py python3-numpy python3-scipy
+      # libFuzzer targets (tests/fuzz, label fuzz): clang and its fuzzer/sanitizer runtimes
+      clang-14 libclang-rt-14-dev
       # Slurm tests (tests/slurm) and metric plots (analysis/plot_metrics.py)
       munge slurmctld slurmd slurm-client libpmix-dev python3-matplotlib)
 missing=()

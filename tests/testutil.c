@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 int tu_failures = 0;
 
@@ -174,4 +175,16 @@ void tu_load_config(Config *cfg, const char *file, char *const *sets, int n_sets
         fprintf(stderr, "%s\n", e.msg);
         exit(1);
     }
+}
+
+int tu_run_capture(const char *prog, const char *args, const char *dir, char *out, size_t size) {
+    char cmd[8192], log[1100];
+    snprintf(log, sizeof log, "%s/cmd.log", dir);
+    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", prog, args, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, size - 1, f) : 0;
+    out[n] = 0;
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }

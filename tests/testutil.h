@@ -86,3 +86,6 @@ int tu_ref_args(int argc, char **argv, const char **ref64);
 void tu_load_config(Config *cfg, const char *file, char *const *sets, int n_sets);
 // Prints a summary and returns the exit status for main.
 int tu_done(const char *test);
+// Runs `prog args` through the shell with stdout+stderr captured in dir/cmd.log, then read into out
+// (NUL-terminated, truncated to size); returns the exit status (128 when it did not exit).
+int tu_run_capture(const char *prog, const char *args, const char *dir, char *out, size_t size);

@@ -2,10 +2,12 @@
 // linear, conv2d (the shapes RATLIP, CLIP and Inception use), BatchNorm2d (train), GroupNorm,
 // LayerNorm, the activations and softmax. Independent of PyTorch, so a wrong reference cannot hide a
 // wrong backward. L = Σ wout·f(θ), eps 1e-6, tolerance 1e-6 relative (the budget: tests/fdcheck.h).
+// Usage: test_fd_dense [FAMILY] (tests/opfamily.h; ctest runs each family as op_<family>_fd).
 #include "core/kernels.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "fdcheck.h"
+#include "opfamily.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +94,11 @@ static void check_case(const char *name, Case *c) {
     static const char *labels[3] = {"dx", "dparam1", "dparam2"};
     double *wout = randn(c->n_out, 0, 1), *scratch = malloc(c->n_out * sizeof(double));
     double *g[3] = {NULL, NULL, NULL};
+    if (fd_skip) {   // the draws are made: the next case's data does not depend on the filter
+        for (int i = 0; i < 3; i++) free(c->p[i]);
+        free(wout), free(scratch);
+        return;
+    }
     for (int i = 0; i < 3; i++)
         if (c->p[i]) g[i] = calloc(c->np[i], sizeof(double));
     backward(c, g, wout);
@@ -169,6 +176,10 @@ static void check_conv_chunks(void) {
     size_t nx = (size_t)N * C * H * H, nw = (size_t)K * C * 9, no = (size_t)N * K * H * H;
     size_t nx1 = nx / N, no1 = no / N;
     double *x = randn(nx, 0, 1), *w = randn(nw, 0, 0.1), *b = randn(K, 0, 1), *dout = randn(no, 0, 1);
+    if (fd_skip) {
+        free(x), free(w), free(b), free(dout);
+        return;
+    }
     double *out = malloc(no * sizeof(double)), *out1 = malloc(no * sizeof(double));
     double *dx = calloc(nx, sizeof(double)), *dw = calloc(nw, sizeof(double)), *db = calloc(K, sizeof(double));
     double *dx1 = calloc(nx, sizeof(double)), *dw1 = calloc(nw, sizeof(double)), *db1 = calloc(K, sizeof(double));
@@ -191,9 +202,20 @@ static void check_conv_chunks(void) {
     free(dw1), free(db1);
 }
 
-int main(void) {
+// The op families (tests/opfamily.h), the same as test_parity_dense's. A family left out by the filter
+// still draws its random inputs (fd_skip: only the checks are skipped), so that every case sees the
+// same data whatever the filter.
+static const char *const families[] = {"linear", "conv", "batchnorm", "groupnorm", "layernorm", "activation", "softmax"};
+static void family(const char *name) { fd_skip = !of_want(name); }
+
+int main(int argc, char **argv) {
+    int st = of_parse(argc, argv, 0, families, sizeof families / sizeof *families);
+    if (st >= 0) return st;
+    family("conv");
     check_conv_chunks();
+    family("linear");
     fd_linear();
+    family("conv");
     fd_conv("conv 1x1", 2, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 1);
     fd_conv("conv 3x3 pad 1", 2, 3, 5, 4, 4, 3, 3, 1, 1, 1, 1, 1);
     fd_conv("conv 3x3 pad 1 N=1 no bias", 1, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, 0);
@@ -205,16 +227,21 @@ int main(void) {
     fd_conv("conv 7x1 pad (3,0)", 2, 2, 8, 4, 3, 7, 1, 1, 1, 3, 0, 1);
     fd_conv("conv 3x3 stride 2", 2, 2, 9, 8, 3, 3, 3, 2, 2, 0, 0, 1);
     fd_conv("conv 3x3 stride 2 pad 1", 2, 2, 8, 7, 3, 3, 3, 2, 2, 1, 1, 1);
+    family("batchnorm");
     fd_norm("batchnorm2d train", BN, 3, 4, 6, 0);
+    family("groupnorm");
     fd_norm("groupnorm G=2", GN, 2, 6, 5, 2);
     fd_norm("groupnorm G=C", GN, 2, 4, 6, 4);
+    family("layernorm");
     fd_norm("layernorm", LN, 2, 3, 8, 0);
+    family("activation");
     fd_act("relu", RELU, 0);
     fd_act("leaky_relu 0.2", LEAKY, 0.2);
     fd_act("leaky_relu 0.01", LEAKY, 0.01);
     fd_act("sigmoid", SIGMOID, 0);
     fd_act("tanh", TANH, 0);
     fd_act("quickgelu", QUICKGELU, 0);
+    family("softmax");
     fd_act("softmax", SOFTMAX, 0);
     return fd_done("test_fd_dense");
 }

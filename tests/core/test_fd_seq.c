@@ -1,9 +1,11 @@
 // Finite-difference checks, in double precision (ratlip_core_f64), of every backward of core ops part B:
 // attention, LSTM cell and sequence (BPTT), nearest resize (and its adjoint property), average/max/global
 // pooling, concat, channel shuffle, cosine similarity; plus Adam's first-step identity.
+// Usage: test_fd_seq [FAMILY] (tests/opfamily.h; ctest runs each family as op_<family>_fd).
 // Each op: L = Σ wout·f(θ) with random wout; the backward run with dout = wout must equal dL/dθ.
 #include "core/ops.h"
 #include "fdcheck.h"
+#include "opfamily.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,12 @@ static double *rnd(size_t n, double scale) {
     return x;
 }
 static double *zeros(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+
+// The op families (tests/opfamily.h), the same as test_parity_seq's. A family left out by the filter
+// still draws its random inputs (fd_skip: only the checks are skipped), so that every case sees the
+// same data whatever the filter.
+static const char *const families[] = {"attention", "lstm", "resize", "pool", "channel", "cosine", "adam"};
+static void family(const char *name) { fd_skip = !of_want(name); }
 
 // One checked op: its forward as an fd_forward_fn, the output size, and a scratch buffer for it.
 static void check_grad(const char *what, fd_forward_fn f, void *ctx, double *theta, const double *grad, size_t n,
@@ -178,8 +186,10 @@ static void fd_resize(int H, int W, int OH, int OW) {
     double rel = fabs(lhs - rhs) / (mag > 1e-300 ? mag : 1);
     int ok = rel <= 1e-12;
     snprintf(w, sizeof w, "resize nearest %dx%d->%dx%d", H, W, OH, OW);
-    printf("%-4s adjoint %-39s |<Rx,y>-<x,R*y>|/Σ|.| %.3e (tol 1e-12)\n", ok ? "ok" : "FAIL", w, rel);
-    if (!ok) fd_failures++;
+    if (!fd_skip) {
+        printf("%-4s adjoint %-39s |<Rx,y>-<x,R*y>|/Σ|.| %.3e (tol 1e-12)\n", ok ? "ok" : "FAIL", w, rel);
+        if (!ok) fd_failures++;
+    }
     free(r.x), free(wout), free(dx), free(out), free(back);
 }
 
@@ -239,23 +249,22 @@ static void cosine_f(void *p, double *out) {
     cosine_similarity_forward(out, t->a, t->b, t->N, t->Ca, t->eps);
 }
 
+// global average pool (family pool), concat and channel shuffle (channel), cosine similarity (cosine)
 static void fd_small_ops(void) {
-    // global average pool
+    family("pool");
     Gap g = {2, 3, 10, rnd(60, 1)};
     double *wout = rnd(6, 1), *dx = zeros(60);
     global_avgpool_backward(dx, wout, 2, 3, 10);
     check_grad("global_avgpool dx", gap_f, &g, g.x, dx, 60, wout, 6);
     free(g.x), free(wout), free(dx);
 
-    // concat
+    family("channel");
     Two c = {2, 3, 4, 5, 0, rnd(30, 1), rnd(40, 1), 0};
     double *w2 = rnd(70, 1), *da = zeros(30), *db = zeros(40);
     concat_channels_backward(da, db, w2, 2, 3, 4, 5);
     check_grad("concat da", concat_f, &c, c.a, da, 30, w2, 70);
     check_grad("concat db", concat_f, &c, c.b, db, 40, w2, 70);
     free(c.a), free(c.b), free(w2), free(da), free(db);
-
-    // channel shuffle, groups 2 and 4
     for (int groups = 2; groups <= 4; groups += 2) {
         Two s = {2, 8, 0, 3, groups, rnd(48, 1), NULL, 0};
         double *w3 = rnd(48, 1), *ds = zeros(48);
@@ -266,7 +275,7 @@ static void fd_small_ops(void) {
         free(s.a), free(w3), free(ds);
     }
 
-    // cosine similarity (norms well above eps, where the op is differentiable as written)
+    family("cosine");   // norms well above eps, where the op is differentiable as written
     Two k = {4, 7, 0, 0, 0, rnd(28, 1), rnd(28, 1), (real)1e-8};
     double *w4 = rnd(4, 1), *dka = zeros(28), *dkb = zeros(28);
     cosine_similarity_backward(dka, dkb, w4, k.a, k.b, 4, 7, k.eps);
@@ -291,23 +300,31 @@ static void check_adam(double b1, double b2) {
         worst = d > worst ? d : worst;
     }
     int ok = worst <= 1e-12;
-    printf("%-4s adam step 1 = -lr·g/(|g|+eps), betas (%.1f, %.3f)      rel err %.3e (tol 1e-12)\n", ok ? "ok" : "FAIL",
-           b1, b2, worst);
-    if (!ok) fd_failures++;
+    if (!fd_skip) {
+        printf("%-4s adam step 1 = -lr·g/(|g|+eps), betas (%.1f, %.3f)      rel err %.3e (tol 1e-12)\n",
+               ok ? "ok" : "FAIL", b1, b2, worst);
+        if (!ok) fd_failures++;
+    }
     free(p), free(g), free(m), free(v);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int st = of_parse(argc, argv, 0, families, sizeof families / sizeof *families);
+    if (st >= 0) return st;
+    family("attention");
     fd_mha(2, 5, 8, 2);
     fd_mha(1, 6, 12, 3);
+    family("lstm");
     fd_lstm_cell(3, 5, 4, 1);
     fd_lstm_cell(2, 5, 4, 0);
     fd_lstm_seq(4, 2, 3, 4, 1);
     fd_lstm_seq(5, 1, 3, 4, 0);
+    family("resize");
     fd_resize(7, 7, 8, 8);
     fd_resize(8, 8, 16, 16);
     fd_resize(9, 6, 4, 11);
     fd_resize(64, 64, 299, 299);
+    family("pool");
     fd_pool("avgpool 3x3 s1 p1 count_include_pad", 0, 7, 3, 1, 1, 1);
     fd_pool("avgpool 3x3 s1 p1 exclude pad", 0, 7, 3, 1, 1, 0);
     fd_pool("avgpool 3x3 s2 p1 exclude pad", 0, 8, 3, 2, 1, 0);
@@ -315,6 +332,7 @@ int main(void) {
     fd_pool("maxpool 3x3 s2 p1", 1, 8, 3, 2, 1, 0);
     fd_pool("avgpool 8x8", 0, 8, 8, 8, 0, 1);
     fd_small_ops();
+    family("adam");
     check_adam(0.0, 0.9);
     check_adam(0.5, 0.999);
     return fd_done("test_fd_seq");

@@ -12,7 +12,10 @@
 //   roundings; counted per op in test_act.
 // Gradient buffers start at GRAD_FILL, not zero, so the test also proves that backward adds (+=). Adding
 // and removing GRAD_FILL rounds twice more: u·(GRAD_FILL + 2·|g|), added to every gradient's budget.
+// Usage: test_parity_dense ops_dense.h5 [FAMILY] (tests/opfamily.h; ctest runs each family as
+// op_<family>_parity).
 #include "core/ops.h"
+#include "opfamily.h"
 #include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
@@ -283,28 +286,36 @@ static void test_softmax(const char *g) {
     free(x), free(dout), free(out), free(dx);
 }
 
+// The op families (tests/opfamily.h), the same as test_fd_dense's.
+static const char *const families[] = {"linear", "conv", "batchnorm", "groupnorm", "layernorm", "activation", "softmax"};
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_parity_dense ops_dense.h5\n");
-        return 2;
-    }
+    int st = of_parse(argc, argv, 1, families, sizeof families / sizeof *families);
+    if (st >= 0) return st;
     ref_file = argv[1];
-    test_linear("linear");
-    test_linear("linear_nobias");
+    if (of_want("linear")) {
+        test_linear("linear");
+        test_linear("linear_nobias");
+    }
     const char *convs[] = {"conv_1x1",       "conv_3x3_p1",  "conv_3x3_p1_n1_nobias", "conv_4x4_valid",
                            "conv_5x5_p2",    "conv_5x5_valid", "conv_patch32",        "conv_patch8",
                            "conv_1x7_p03",   "conv_7x1_p30", "conv_3x3_s2",           "conv_3x3_s2_p1"};
-    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) test_conv(convs[i]);
-    test_bn("bn2d");
-    test_groupnorm("groupnorm_g3");
-    test_groupnorm("groupnorm_gc");
-    test_layernorm("layernorm");
-    test_act("relu", RELU);
-    test_act("leaky_relu_0.2", LEAKY);
-    test_act("leaky_relu_0.01", LEAKY);
-    test_act("sigmoid", SIGMOID);
-    test_act("tanh", TANH);
-    test_act("quickgelu", QUICKGELU);
-    test_softmax("softmax");
+    if (of_want("conv"))
+        for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) test_conv(convs[i]);
+    if (of_want("batchnorm")) test_bn("bn2d");
+    if (of_want("groupnorm")) {
+        test_groupnorm("groupnorm_g3");
+        test_groupnorm("groupnorm_gc");
+    }
+    if (of_want("layernorm")) test_layernorm("layernorm");
+    if (of_want("activation")) {
+        test_act("relu", RELU);
+        test_act("leaky_relu_0.2", LEAKY);
+        test_act("leaky_relu_0.01", LEAKY);
+        test_act("sigmoid", SIGMOID);
+        test_act("tanh", TANH);
+        test_act("quickgelu", QUICKGELU);
+    }
+    if (of_want("softmax")) test_softmax("softmax");
     return tu_done("test_parity_dense");
 }

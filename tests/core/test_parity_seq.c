@@ -1,5 +1,6 @@
 // Parity of core ops part B (attention, LSTM, resize, pooling, channel ops, cosine, Adam) with the
-// PyTorch reference tests/reference/ops_seq.py. Usage: test_parity_seq ops_seq.h5
+// PyTorch reference tests/reference/ops_seq.py. Usage: test_parity_seq ops_seq.h5 [FAMILY]
+// (tests/opfamily.h; ctest runs each family as op_<family>_parity)
 // Figure: relative error (max abs diff / max abs reference) per tensor, against the rounding budget of
 // the op (the reference computes in float32 too; testutil.h has the model, λ = 8, u = 2^-24):
 // - copies (shuffle, concat, nearest resize, max pool forward) are exact: tolerance 0.
@@ -9,6 +10,7 @@
 //   initialisation, softmax, sigmoid, tanh).
 // - cosine and Adam: budgets derived per element below.
 #include "core/ops.h"
+#include "opfamily.h"
 #include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
@@ -333,28 +335,42 @@ static void test_adam(const char *g) {
     free(grads), free(traj), free(p), free(m), free(v), free(hy);
 }
 
+// The op families (tests/opfamily.h), the same as test_fd_seq's.
+static const char *const families[] = {"attention", "lstm", "resize", "pool", "channel", "cosine", "adam"};
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_parity_seq ops_seq.h5\n");
-        return 2;
-    }
+    int st = of_parse(argc, argv, 1, families, sizeof families / sizeof *families);
+    if (st >= 0) return st;
     FILE_ = argv[1];
-    test_mha("mha_L65");
-    test_mha("mha_L66");
-    test_lstm_cell("lstm_cell");
-    test_lstm_seq("lstm_seq_N1");
-    test_lstm_seq("lstm_seq_N3");
+    if (of_want("attention")) {
+        test_mha("mha_L65");
+        test_mha("mha_L66");
+    }
+    if (of_want("lstm")) {
+        test_lstm_cell("lstm_cell");
+        test_lstm_seq("lstm_seq_N1");
+        test_lstm_seq("lstm_seq_N3");
+    }
     const char *rs[] = {"resize_7to8", "resize_8to16", "resize_128to224", "resize_256to224", "resize_64to299",
                         "resize_7x9to8x5"};
-    for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) test_resize(rs[i]);
+    if (of_want("resize"))
+        for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) test_resize(rs[i]);
     const char *ps[] = {"avg3s1p1_pad", "avg3s1p1_nopad", "max3s2p0", "max3s2p1", "avg8"};
-    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) test_pool(ps[i]);
-    test_gap("gap");
-    test_shuffle("shuffle");
-    test_concat("concat");
-    test_cosine("cosine");
-    test_cosine("cosine_clamped");
-    test_adam("adam_b0");
-    test_adam("adam_b05");
+    if (of_want("pool")) {
+        for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) test_pool(ps[i]);
+        test_gap("gap");
+    }
+    if (of_want("channel")) {
+        test_shuffle("shuffle");
+        test_concat("concat");
+    }
+    if (of_want("cosine")) {
+        test_cosine("cosine");
+        test_cosine("cosine_clamped");
+    }
+    if (of_want("adam")) {
+        test_adam("adam_b0");
+        test_adam("adam_b05");
+    }
     return tu_done("test_parity_seq");
 }

@@ -19,17 +19,7 @@ static const char *ratlip;
 static char root[64], outbuf[1 << 16];
 
 // Runs `ratlip <args>` with stdout+stderr captured into outbuf; returns the exit status.
-static int run(const char *args) {
-    char cmd[8192], log[128];
-    snprintf(log, sizeof(log), "%s/cmd.log", root);
-    snprintf(cmd, sizeof(cmd), "%s %s > %s 2>&1", ratlip, args, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(outbuf, 1, sizeof(outbuf) - 1, f) : 0;
-    outbuf[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
+static int run(const char *args) { return tu_run_capture(ratlip, args, root, outbuf, sizeof outbuf); }
 
 static void pattern(uint8_t *rgb, int w, int h, int seed) {
     for (int y = 0; y < h; y++)

@@ -436,7 +436,8 @@ def case_badinput():
         fail("status after a failed start: %r" % status(d))
 
 
-{"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape,
- "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
- "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall}[CASE]()
-print("ok:", CASE)
+if __name__ == "__main__":   # tests/train/train_faults.py imports the helpers above
+    {"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape,
+     "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
+     "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall}[CASE]()
+    print("ok:", CASE)
