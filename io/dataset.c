@@ -16,6 +16,14 @@ void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int 
 }
 
 // HDF5 prints its error stack by default; ours go through Err. Per thread in thread-safe builds.
+// ds_trace_to's page (see dataset.h); NULL: no tracing.
+static char *g_trace;
+static size_t g_trace_n;
+void ds_trace_to(char *buf, size_t n) {
+    g_trace = buf;
+    g_trace_n = n;
+}
+
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 // ======================================= writer =======================================
@@ -494,6 +502,7 @@ static int check_finite(Shard *s, const DsInfo *info, Err *e) {
 
 // Opens one shard, reads its attributes into *info (checked by the caller), its datasets' ids.
 static int shard_open(Shard *s, DsInfo *info, int *version, Err *e) {
+    if (g_trace) snprintf(g_trace, g_trace_n, "%s", s->path);
     s->file = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (s->file < 0) return err_set(e, "%s: cannot open as HDF5 (truncated, or not an HDF5 file)", s->path);
     memset(info, 0, sizeof(*info));
@@ -690,6 +699,7 @@ int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e) {
     if (i < 0 || i >= ds->n) return err_set(e, "dataset: image index %ld outside 0..%ld", i, ds->n - 1);
     long j;
     Shard *s = find_shard(ds, i, &j);
+    if (g_trace) snprintf(g_trace, g_trace_n, "%s, sample %ld", s->path, j);
     const hsize_t S = (hsize_t)ds->info.image_size;
     hsize_t start[4] = {(hsize_t)j, 0, 0, 0}, cnt[4] = {1, S, S, 3};
     hid_t fs = H5Dget_space(s->images);

@@ -67,6 +67,11 @@ int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e);         // out [
 int ds_read_caption(Dataset *ds, long i, int k, char *out, size_t n, Err *e);
 // Reads every image once (the `data verify` check that images are readable and pass their checksums).
 int ds_check_images(Dataset *ds, Err *e);
+// Where reading is: from now on ds_open and ds_read_image write "<shard path>" / "<shard path>, sample j"
+// into buf (NUL-terminated, size n; NULL stops it). For a crash report from outside the process:
+// libhdf5 1.10 crashes on some damaged shards instead of failing (`ratlip data verify` runs its check in a
+// child and names the shard from a shared page).
+void ds_trace_to(char *buf, size_t n);
 // Length of the longest valid UTF-8 prefix of s[0..n): n when all of it is valid. Valid = RFC 3629: no
 // overlong forms, no surrogates, nothing above U+10FFFF.
 size_t ds_utf8_prefix(const char *s, size_t n);
