@@ -5,14 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-// The rank as the launcher exported it (io/ knows nothing of MPI).
-static int launcher_rank(void) {
+int launcher_rank_from_env(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
     for (int i = 0; vars[i]; i++) {
         const char *v = getenv(vars[i]);
         if (v && *v) return atoi(v);
     }
-    return 0;
+    return -1;
 }
 
 int fault_point(const char *point) {
@@ -21,7 +20,8 @@ int fault_point(const char *point) {
     size_t len = strlen(point);
     if (strncmp(spec, point, len) || (spec[len] != ':' && spec[len] != 0)) return 0;
     const char *only = getenv("RATLIP_FAULT_RANK");
-    if (only && *only && atoi(only) != launcher_rank()) return 0;
+    int rank = launcher_rank_from_env();   // a process no launcher started is rank 0
+    if (only && *only && atoi(only) != (rank < 0 ? 0 : rank)) return 0;
     long nth = 1;
     char action[16] = "kill";
     if (spec[len] == ':') sscanf(spec + len + 1, "%ld:%15s", &nth, action);

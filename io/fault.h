@@ -14,3 +14,6 @@
 
 // Returns 1 when the point fired with action nan, else 0 (other actions act before returning).
 int fault_point(const char *point);
+// The MPI rank the launcher exported (mpirun, PMIx, PMI, srun), or -1 when none did: for code that
+// must know its rank before MPI_Init or without MPI (io/ knows nothing of MPI).
+int launcher_rank_from_env(void);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "core/cpu.h"
 #include "core/kernels.h"
+#include "io/fault.h"
 #include "jobs/run.h"
 
 extern char **environ;
@@ -138,19 +139,12 @@ static double probe_core(const char *core, int gemm_n, double secs, char *got, s
     return gf;
 }
 
-// The process a launcher started as rank 0, or one not started by a launcher: the one that prints.
-static int launcher_rank0(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
-    for (const char *const *v = vars; *v; v++)
-        if (getenv(*v)) return atoi(getenv(*v)) == 0;
-    return 1;
-}
-
 // OPENBLAS_CORETYPE from the environment (not ratlip's own choice) that names a slower core than the
-// CPU supports: kept, but measured and said once, under the banner.
+// CPU supports: kept, but measured and said once, under the banner, by the process that prints (rank 0,
+// or one no launcher started).
 void blas_check_forced_core(void) {
     const char *env = getenv("OPENBLAS_CORETYPE"), *sel = getenv("RATLIP_BLAS_SELECTED");
-    if (!env || (sel && !strcasecmp(sel, env)) || !launcher_rank0()) return;
+    if (!env || (sel && !strcasecmp(sel, env)) || launcher_rank_from_env() > 0) return;
     CpuInfo ci;
     cpu_detect(&ci);
     const char *best = cpu_best_blas_core(&ci), *cur = kern_blas_corename();

@@ -271,6 +271,7 @@ static int run_setup(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
     if (run_agree(r, task->init(task->self, r, e), e)) return -1;
     RunResume res;
     if (setup_resume(r, task, a->resume, &res, e) || setup_reader_metrics(r, &res, e)) return -1;
+    if (task->restore) task->restore(task->self, r, &res);
     if (run_agree(r, task->start(task->self, r, &res, e), e)) return -1;
     r->t_start = run_now_s();
     return 0;

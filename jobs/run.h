@@ -100,8 +100,8 @@ typedef struct {
     // One iteration; r->step++. RUN_DIVERGED (returned by every rank together, e says why): the step
     // was not applied; the driver rolls back to the last checkpoint and skips that global batch.
     int (*step)(void *self, Run *r, Err *e);
-    // The task's scalars from a checkpoint (res->found) once the networks are restored: the task's
-    // start calls it; the driver calls it after a rollback. NULL: the task has none.
+    // The task's scalars from a checkpoint (res->found) once the networks are restored: the driver
+    // calls it before start and after every rollback. NULL: the task has none.
     void (*restore)(void *self, Run *r, const RunResume *res);
     int (*progress)(void *self, Run *r, Err *e);                // progress line + metrics row
     int (*check)(void *self, Run *r, Err *e);                   // replicas still identical?

@@ -89,7 +89,7 @@ static void restore(void *self, Run *r, const RunResume *res) {
 static int start(void *self, Run *r, const RunResume *res, Err *e) {
     Trainer *t = self;
     const Config *c = &r->cfg;
-    restore(self, r, res);
+    (void)res;   // the checkpoint's scalars came in through restore
     if (dp_check_replicas(&t->gan.clip.ps, "CLIP tower", e)) return -1;
 
     int B = c->train.batch_per_rank, T = c->model.text_dim, Z = c->model.z_dim, W = r->dp.size;
