@@ -4,6 +4,8 @@
 // into qkv (row stride 3D), so no head is ever copied out.
 #include "core/ops.h"
 #include "core/kernels.h"
+#include "core/par.h"
+#include "core/vmath.h"
 #include <string.h>
 
 // cache layout: qkv[B,L,3D] | probs[B,H,L,L] | ctx[B,L,D] (heads concatenated, before out_proj)
@@ -25,11 +27,10 @@ static void softmax_rows(real *p, int R, int L) {
         real *row = p + (size_t)r * L;
         real mx = row[0];
         for (int j = 1; j < L; j++) mx = row[j] > mx ? row[j] : mx;
+        SIMD
+        for (int j = 0; j < L; j++) row[j] = vexp(row[j] - mx);
         double sum = 0;
-        for (int j = 0; j < L; j++) {
-            row[j] = exp(row[j] - mx);
-            sum += row[j];
-        }
+        for (int j = 0; j < L; j++) sum += row[j];
         real inv = (real)(1.0 / sum);
         for (int j = 0; j < L; j++) row[j] *= inv;
     }
@@ -45,7 +46,20 @@ void mha_forward(real *out, real *cache, const real *in, const real *w_in, const
     for (int r = 0; r < BL; r++) memcpy(qkv + (size_t)r * 3 * D, b_in, (size_t)3 * D * sizeof(real));
     kern_gemm(0, 1, BL, 3 * D, D, 1, in, D, w_in, D, 1, qkv, 3 * D);
 
-    for (int b = 0; b < B; b++) {
+    if (kern_gemm_1t_available()) {
+        // (sample, head) pairs in parallel, each with its own small products on one thread: too small
+        // for the BLAS to thread, and independent of each other, so the result is the same for any
+        // thread count
+        PAR_FOR((size_t)B * H * L * L * hd)
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            const real *q = qkv + (size_t)b * L * 3 * D + h * hd, *k = q + D, *v = q + 2 * D;
+            real *p = probs + (size_t)bh * L * L;
+            kern_gemm_1t(0, 1, L, L, hd, scale, q, 3 * D, k, 3 * D, 0, p, L);
+            softmax_rows(p, L, L);
+            kern_gemm_1t(0, 0, L, hd, L, 1, p, L, v, 3 * D, 0, ctx + (size_t)b * L * D + h * hd, D);
+        }
+    } else for (int b = 0; b < B; b++) {
         const real *q = qkv + (size_t)b * L * 3 * D, *k = q + D, *v = q + 2 * D;
         real *p = probs + (size_t)b * H * L * L;
         // scores[h][L,L] = scale · q_h[L,hd] @ k_h[L,hd]ᵀ, batched over heads (head h at column offset h·hd)
@@ -74,10 +88,31 @@ void mha_backward(real *din, real *dw_in, real *db_in, real *dw_out, real *db_ou
 
     real *dctx = kern_scratch(0, (size_t)BL * D);
     real *dqkv = kern_scratch(1, (size_t)BL * 3 * D);
-    real *dp = kern_scratch(2, (size_t)H * L * L);
+    int par = kern_gemm_1t_available();
+    real *dp = kern_scratch(2, (size_t)(par ? B : 1) * H * L * L);
     kern_gemm(0, 0, BL, D, D, 1, dout, D, w_out, D, 0, dctx, D);  // dctx[BL,D] = dout @ w_out
 
-    for (int b = 0; b < B; b++) {
+    if (par) {  // (sample, head) pairs in parallel, as in the forward
+        PAR_FOR((size_t)B * H * L * L * hd)
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            size_t o = (size_t)b * L * 3 * D + h * hd;
+            const real *q = qkv + o, *k = q + D, *v = q + 2 * D;
+            const real *p = probs + (size_t)bh * L * L, *dc = dctx + (size_t)b * L * D + h * hd;
+            real *dq = dqkv + o, *dk = dq + D, *dv = dq + 2 * D, *ds = dp + (size_t)bh * L * L;
+            kern_gemm_1t(1, 0, L, hd, L, 1, p, L, dc, D, 0, dv, 3 * D);
+            kern_gemm_1t(0, 1, L, L, hd, 1, dc, D, v, 3 * D, 0, ds, L);
+            for (int r = 0; r < L; r++) {
+                const real *pr = p + (size_t)r * L;
+                real *dr = ds + (size_t)r * L;
+                double dot = 0;
+                for (int j = 0; j < L; j++) dot += (double)dr[j] * pr[j];
+                for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] - (real)dot);
+            }
+            kern_gemm_1t(0, 0, L, hd, L, scale, ds, L, k, 3 * D, 0, dq, 3 * D);
+            kern_gemm_1t(1, 0, L, hd, L, scale, ds, L, q, 3 * D, 0, dk, 3 * D);
+        }
+    } else for (int b = 0; b < B; b++) {
         const real *q = qkv + (size_t)b * L * 3 * D, *k = q + D, *v = q + 2 * D;
         const real *p = probs + (size_t)b * H * L * L;
         const real *dc = dctx + (size_t)b * L * D;

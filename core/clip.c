@@ -3,6 +3,7 @@
 // declared once in clip_build_kind; activations: clip_acts_layout's slots in one core/plan.h buffer.
 // Residual stream layout is token-major [B, L, W] (L = grid² + 1, the class token first), as in
 // OpenAI's model after its permute; blocks that get a mapper prompt run on L+1 tokens.
+#include "core/par.h"
 #include "core/clip.h"
 #include "core/kernels.h"
 #include "core/ops.h"
@@ -214,11 +215,13 @@ static void block_forward(const ClipTower *t, ClipActs *a, int b, int B) {
     layernorm_forward(k->ln1, k->m1, k->r1, k->in, w->ln1_w.v, w->ln1_b.v, N, W, LN_EPS);
     mha_forward(a->s1, k->cache, k->ln1, w->in_proj_w.v, w->in_proj_b.v, w->out_proj_w.v, w->out_proj_b.v, B, L, W,
                 t->d.heads);
+    PAR_FOR_SIMD(n)
     for (size_t i = 0; i < n; i++) k->mid[i] = k->in[i] + a->s1[i];
     layernorm_forward(k->ln2, k->m2, k->r2, k->mid, w->ln2_w.v, w->ln2_b.v, N, W, LN_EPS);
     linear_forward(k->fc, k->ln2, w->fc_w.v, w->fc_b.v, N, W, 4 * W);
     quickgelu_forward(a->big1, k->fc, n * 4);
     linear_forward(a->s1, a->big1, w->cproj_w.v, w->cproj_b.v, N, 4 * W, W);
+    PAR_FOR_SIMD(n)
     for (size_t i = 0; i < n; i++) k->out[i] = k->mid[i] + a->s1[i];
 }
 
@@ -242,6 +245,7 @@ static void block_backward(const ClipTower *t, ClipActs *a, int b, int B, real *
     memset(a->s1, 0, n * sizeof(real));
     mha_backward(a->s1, wg(a, w->in_proj_w), wg(a, w->in_proj_b), wg(a, w->out_proj_w), wg(a, w->out_proj_b), a->s2,
                  k->ln1, k->cache, w->in_proj_w.v, w->out_proj_w.v, B, L, W, t->d.heads);
+    PAR_FOR_SIMD(n)
     for (size_t i = 0; i < n; i++) din[i] += a->s2[i];
     layernorm_backward(din, wg(a, w->ln1_w), wg(a, w->ln1_b), a->s1, k->in, k->m1, k->r1, w->ln1_w.v, N, W);
 }
@@ -393,6 +397,7 @@ void clip_encode_forward(const ClipTower *t, ClipActs *a, real *taps, real *emb,
         for (int c = 0; c < 3; c++) {
             const real *x = img + ((size_t)s * 3 + c) * plane;
             real *y = a->img_n + ((size_t)s * 3 + c) * plane;
+            PAR_FOR_SIMD(plane)
             for (size_t i = 0; i < plane; i++) y[i] = (scale * x[i] + shift - CLIP_MEAN[c]) / CLIP_STD[c];
         }
     ConvShape cs = patch_shape(d, B);
@@ -442,6 +447,7 @@ static void encode_backward(const ClipTower *t, ClipActs *a, real *dimg, const r
             real f = scale / CLIP_STD[c];
             const real *g = a->dimg_n + ((size_t)s * 3 + c) * plane;
             real *y = dimg + ((size_t)s * 3 + c) * plane;
+            PAR_FOR_SIMD(plane)
             for (size_t i = 0; i < plane; i++) y[i] += f * g[i];
         }
 }

@@ -229,15 +229,21 @@ int gan_g_backward(Gan *gan, const real *s, int B, GanLosses *L) {
 
 void gan_g_update(Gan *gan) {
     ParamSet *ps = &gan->g.ps;
-    adam(ps, gan->h.lr_g, &gan->h);
-    if (!gan->has_ema) return;
-    // EMA of the trainable values; BatchNorm buffers are copied (StyleGAN practice). The decay warms
-    // up as min(d, (1+t)/(10+t)) over the first G steps t (TensorFlow's num_updates rule), so the EMA
-    // tracks G from the start instead of averaging in the initial weights for ~1/(1-d) steps.
+    if (!gan->has_ema) {
+        adam(ps, gan->h.lr_g, &gan->h);
+        return;
+    }
+    // EMA of the trainable values, fused into Adam's pass; BatchNorm buffers are copied (StyleGAN
+    // practice). The decay warms up as min(d, (1+t)/(10+t)) over the first G steps t (TensorFlow's
+    // num_updates rule), so the EMA tracks G from the start instead of averaging in the initial
+    // weights for ~1/(1-d) steps.
+    const GanHyper *h = &gan->h;
+    ps->adam_step++;
     real t = (real)ps->adam_step;
-    real d = gan->h.ema_decay < (1 + t) / (10 + t) ? gan->h.ema_decay : (1 + t) / (10 + t);
+    real d = h->ema_decay < (1 + t) / (10 + t) ? h->ema_decay : (1 + t) / (10 + t);
     real *ema = gan->g_ema.ps.data;
-    for (size_t i = 0; i < ps->n_trainable; i++) ema[i] = d * ema[i] + (1 - d) * ps->data[i];
+    adam_ema_step(ps->data, ps->grad, ps->adam_m, ps->adam_v, ema, d, ps->n_trainable, h->lr_g, h->beta1, h->beta2,
+                  h->adam_eps, ps->adam_step);
     memcpy(ema + ps->n_trainable, ps->data + ps->n_trainable, (ps->total - ps->n_trainable) * sizeof(real));
     gan->g_ema.bn_batches_tracked = gan->g.bn_batches_tracked;
 }

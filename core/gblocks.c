@@ -1,11 +1,13 @@
 #include "core/gblocks.h"
 #include <stdlib.h>
 #include <string.h>
+#include "core/kernels.h"
 #include "core/ops.h"
+#include "core/par.h"
 #include "core/plan.h"
+#include "core/vmath.h"
 
-
-static real sigm(real x) { return 1 / (1 + exp(-x)); }
+#define sigm vsigmoid
 
 // ShuffleAttention's channel_shuffle(2): pre-shuffle channel oc goes to 2j+q where oc = q·C/2 + j.
 static int shuffled(int oc, int C) { return oc < C / 2 ? 2 * oc : 2 * (oc - C / 2) + 1; }
@@ -36,6 +38,7 @@ static void sa_forward(const NetgConvShuffle *cs, NetgCsActs *a, int B) {
     int C = cs->cout, G = cs->G, k = C / (2 * G), HW = cs->H * cs->W, Cg = C / G;
     const real *cw = cs->cweight.v, *cb = cs->cbias.v, *sw = cs->sweight.v, *sb = cs->sbias.v;
     const real *gw = cs->gn_w.v, *gb = cs->gn_b.v;
+    PAR_FOR2((size_t)B * C * HW)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++)
             for (int i = 0; i < k; i++) {
@@ -61,6 +64,7 @@ static void sa_forward(const NetgConvShuffle *cs, NetgCsActs *a, int B) {
                 a->rstd[gi] = rstd;
                 real *xh = a->xhat + gi * HW, *sg = a->sg + gi * HW;
                 real *o1 = a->out + ((size_t)b * C + shuffled(c1, C)) * HW;
+                SIMD
                 for (int p = 0; p < HW; p++) {
                     xh[p] = (x1[p] - (real)mu) * rstd;
                     sg[p] = sigm(sw[i] * (xh[p] * gw[i] + gb[i]) + sb[i]);
@@ -70,11 +74,16 @@ static void sa_forward(const NetgConvShuffle *cs, NetgCsActs *a, int B) {
 }
 
 // da += ∂/∂a of ShuffleAttention given dout (post-shuffle gradient); parameter grads += .
+// The (sample, group, channel) items run in parallel; each writes its six parameter-gradient terms to
+// part[6][nk], which are then added in the one-thread order (b, g, i), so the sums do not depend on
+// the thread count.
 static void sa_backward(const NetgConvShuffle *cs, NetgCsActs *a, const real *dout, real *da, int B) {
     int C = cs->cout, G = cs->G, k = C / (2 * G), HW = cs->H * cs->W, Cg = C / G;
     const real *cw = cs->cweight.v, *sw = cs->sweight.v, *gw = cs->gn_w.v, *gb = cs->gn_b.v;
-    real *dcw = cs->cweight.g, *dcb = cs->cbias.g, *dsw = cs->sweight.g, *dsb = cs->sbias.g;
-    real *dgw = cs->gn_w.g, *dgb = cs->gn_b.g;
+    real *dparam[6] = {cs->cweight.g, cs->cbias.g, cs->sweight.g, cs->sbias.g, cs->gn_w.g, cs->gn_b.g};
+    size_t nk = (size_t)B * G * k;
+    real *part = kern_scratch(KERN_SCRATCH_SLOTS - 1, 6 * nk);
+    PAR_FOR2((size_t)B * C * HW)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++)
             for (int i = 0; i < k; i++) {
@@ -88,8 +97,8 @@ static void sa_backward(const NetgConvShuffle *cs, NetgCsActs *a, const real *do
                 double dgate = 0;
                 for (int p = 0; p < HW; p++) dgate += d0[p] * x0[p];
                 real dpre = (real)dgate * gate * (1 - gate);
-                dcw[i] += dpre * a->cmean[gi];
-                dcb[i] += dpre;
+                part[0 * nk + gi] = dpre * a->cmean[gi];
+                part[1 * nk + gi] = dpre;
                 real dm = dpre * cw[i] / HW;
                 for (int p = 0; p < HW; p++) dx0[p] += d0[p] * gate + dm;
                 // spatial branch: o1 = x1·σ(sw·n + sb), n = x̂·gw + gb, x̂ = instance norm of x1
@@ -111,21 +120,41 @@ static void sa_backward(const NetgConvShuffle *cs, NetgCsActs *a, const real *do
                     sdxh += dxh;
                     sdxhx += dxh * xh[p];
                 }
-                dsw[i] += (real)sdsw;
-                dsb[i] += (real)sdsb;
-                dgw[i] += (real)sdgw;
-                dgb[i] += (real)sdgb;
+                part[2 * nk + gi] = (real)sdsw;
+                part[3 * nk + gi] = (real)sdsb;
+                part[4 * nk + gi] = (real)sdgw;
+                part[5 * nk + gi] = (real)sdgb;
                 real mdxh = (real)(sdxh / HW), mdxhx = (real)(sdxhx / HW), rstd = a->rstd[gi];
                 for (int p = 0; p < HW; p++) {
                     real dxh = d1[p] * x1[p] * sg[p] * (1 - sg[p]) * sw[i] * gw[i];
                     dx1[p] += d1[p] * sg[p] + rstd * (dxh - mdxh - xh[p] * mdxhx);
                 }
             }
+    for (size_t gi = 0; gi < nk; gi++)
+        for (int t = 0; t < 6; t++) dparam[t][gi % k] += part[t * nk + gi];
+}
+
+// out = leaky_relu((x-mean)·invstd·gamma + beta, slope): BatchNorm's apply and Conv_shuffle's
+// activation in one pass over memory (values as bn2d_apply then leaky_relu_forward would give)
+static void bn_apply_leaky(real *out, const real *in, const real *mean, const real *invstd, const real *gamma,
+                           const real *beta, int N, int C, int HW, real slope) {
+    PAR_FOR2((size_t)N * C * HW)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            real scale = invstd[c] * gamma[c];
+            real shift = beta[c] - mean[c] * scale;
+            const real *x = in + ((size_t)n * C + c) * HW;
+            real *y = out + ((size_t)n * C + c) * HW;
+            SIMD
+            for (int i = 0; i < HW; i++) {
+                real v = x[i] * scale + shift;
+                y[i] = v > 0 ? v : v * slope;
+            }
+        }
 }
 
 int netg_cs_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const real *in, int B, int train) {
     int C = cs->cout, HW = cs->H * cs->W;
-    size_t n = (size_t)B * C * HW;
     a->in = in;
     a->train = train;
     ConvShape sh = conv_shape(B, cs->cin, cs->H, cs->W, C, 3, 3, 1, 1, 1, 1);
@@ -143,8 +172,7 @@ int netg_cs_forward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const r
             a->invstd[c] = 1 / sqrt(rv[c] + net->bn_eps);
         }
     }
-    bn2d_apply(a->a, a->y, a->mean, a->invstd, cs->bn_w.v, cs->bn_b.v, B, C, HW);
-    leaky_relu_forward(a->a, a->a, n, (real)0.01);
+    bn_apply_leaky(a->a, a->y, a->mean, a->invstd, cs->bn_w.v, cs->bn_b.v, B, C, HW, (real)0.01);
     sa_forward(cs, a, B);
     return 0;
 }
@@ -167,8 +195,9 @@ int netg_cs_backward(NetG *net, const NetgConvShuffle *cs, NetgCsActs *a, const 
     } else {   // running statistics: a per-channel affine map
         const real *gam = cs->bn_w.v;
         real *dgam = cs->bn_w.g, *dbet = cs->bn_b.g;
-        for (int b = 0; b < B; b++)
-            for (int c = 0; c < C; c++) {
+        PAR_FOR(n)  // over channels, samples in order: dgam/dbet add up as with one thread
+        for (int c = 0; c < C; c++)
+            for (int b = 0; b < B; b++) {
                 size_t o = ((size_t)b * C + c) * HW;
                 double sg = 0, sb = 0;
                 for (int p = 0; p < HW; p++) {
@@ -231,12 +260,14 @@ void netg_mlp_backward(const NetgAffineMLP *m, NetgMlpActs *a, real *din, const 
 
 void netg_mod_forward(real *out, const real *x, const real *gamma, const real *beta, int B, int C, int HW,
                       int per_sample) {
+    PAR_FOR2((size_t)B * C * HW)
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             size_t gi = per_sample ? (size_t)b * C + c : (size_t)c;
             real g = gamma[gi], be = beta[gi];
             const real *xp = x + ((size_t)b * C + c) * HW;
             real *op = out + ((size_t)b * C + c) * HW;
+            SIMD
             for (int p = 0; p < HW; p++) {
                 real v = g * xp[p] + be;
                 op[p] = v > 0 ? v : (real)0.2 * v;
@@ -246,8 +277,10 @@ void netg_mod_forward(real *out, const real *x, const real *gamma, const real *b
 
 void netg_mod_backward(real *dx, real *dgamma, real *dbeta, const real *dout, const real *out, const real *x,
                        const real *gamma, int B, int C, int HW, int per_sample) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
+    // over channels, samples in order inside: a shared (per-channel) dgamma adds up as with one thread
+    PAR_FOR((size_t)B * C * HW)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++) {
             size_t gi = per_sample ? (size_t)b * C + c : (size_t)c;
             real g = gamma[gi];
             size_t o = ((size_t)b * C + c) * HW;

@@ -2,6 +2,7 @@
 // tables below (state_dict order); the forward walks them in that order (a cursor into net->conv), so
 // the block functions must consume them in table order. The same walk, run once without arithmetic
 // (the sizing walk), sizes the activation plan.
+#include "core/par.h"
 #include "core/inception.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,6 +392,7 @@ static void preprocess(Fwd *f, real *x299, real *tmp01, const real *img, int S) 
     for (size_t p0 = 0; p0 < planes; p0 += chunk) {
         size_t np = planes - p0 < chunk ? planes - p0 : chunk, n = np * in_plane;
         const real *src = img + p0 * in_plane;
+        PAR_FOR_SIMD(n)
         for (size_t i = 0; i < n; i++) tmp01[i] = (real)0.5 * src[i] + (real)0.5;
         resize_bilinear_forward(x299 + p0 * plane, tmp01, 1, (int)np, S, S, INCEPTION_SIZE, INCEPTION_SIZE);
     }
@@ -400,6 +402,7 @@ static void preprocess(Fwd *f, real *x299, real *tmp01, const real *img, int S) 
             // the same float arithmetic as the reference: 2x−1, or x·(std/0.5) + (mean−0.5)/0.5
             real sc = net->variant == INCEPTION_TV ? (real)((real)IMAGENET_STD[c] / (real)0.5) : (real)2;
             real sh = net->variant == INCEPTION_TV ? (real)(((real)IMAGENET_MEAN[c] - (real)0.5) / (real)0.5) : (real)-1;
+            PAR_FOR_SIMD(plane)
             for (size_t i = 0; i < plane; i++) p[i] = p[i] * sc + sh;
         }
 }

@@ -3,8 +3,9 @@
 // convolutions (core/onednn.h) when ratlip is built with oneDNN, so the backend can change without
 // touching a layer. Also owns the scratch workspace the kernels borrow.
 //
-// RATLIP_KERNELS=openblas in the environment forces the old path (im2col + OpenBLAS for every conv),
-// for comparisons and debugging; kern_use_onednn() does the same at run time.
+// RATLIP_KERNELS=openblas in the environment forces the old path (im2col + OpenBLAS for every conv,
+// OpenBLAS for every GEMM), for comparisons and debugging; kern_use_onednn() does the same for the
+// convolutions at run time.
 #pragma once
 #include <stddef.h>
 #include "core/real.h"
@@ -17,6 +18,14 @@ void kern_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
 void kern_gemm_batched(int batch, int trans_a, int trans_b, int M, int N, int K, real alpha,
                        const real *A, int lda, size_t stride_a, const real *B, int ldb, size_t stride_b,
                        real beta, real *C, int ldc, size_t stride_c);
+
+// A GEMM on the calling thread only, safe to call from inside an OpenMP parallel region (oneDNN's
+// sgemm, which runs sequentially there): for many small independent products split over the threads
+// by the caller (attention heads). kern_gemm_1t_available() is 0 in builds without oneDNN (and in the
+// double core); callers then loop over kern_gemm instead.
+int kern_gemm_1t_available(void);
+void kern_gemm_1t(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
+                  int ldb, real beta, real *C, int ldc);
 
 // Always double, whatever `real` is: the FID/KID statistics (core/fid.c) are sums in double.
 void kern_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha, const double *A, int lda,
@@ -55,3 +64,26 @@ int kern_startup_env(void);
 // Convolutions through oneDNN (1) or im2col + GEMM (0). Returns 1 when oneDNN is now in use (0 when
 // this build has no oneDNN).
 int kern_use_onednn(int on);
+
+// Precision of the heavy math (train.precision). fp32 (0): everything fp32. bf16 (1): convolutions
+// with at least 16 input and output channels, and GEMMs of at least 2^21 multiply-adds with every
+// side ≥ 16, take bf16 inputs (rounded to nearest even) and accumulate and write fp32; everything
+// else (master weights, Adam, BatchNorm statistics, losses, MA-GP's norm, all reductions) stays fp32.
+// bf16 is used only where the CPU computes it natively (AMX or avx512_bf16): elsewhere oneDNN emulates
+// it, slower than fp32, and fp32 runs instead unless `force` (tests, comparisons). Needs oneDNN.
+// Returns what is now in use (1 bf16, 0 fp32); kern_precision_line() says why in one line.
+int kern_set_precision(int bf16, int force);
+int kern_precision_bf16(void);
+const char *kern_precision_line(void);
+// fp32 for a while (evaluation and sample grids inside a bf16 run: FID moves with bf16 features), then
+// back: prev = kern_precision_fp32_begin(); ...; kern_precision_fp32_end(prev).
+int kern_precision_fp32_begin(void);
+void kern_precision_fp32_end(int prev);
+// Which fp32 GEMM runs, by shape: oneDNN's sgemm (its own ISA dispatch) for products with N >= 256
+// columns, where it measured 1.1-2.5x faster than OpenBLAS's SkylakeX core, OpenBLAS for the narrow
+// ones (tests/bench/gemm.sh); oneDNN for every product when the OpenBLAS core is narrower than the
+// CPU allows (e.g. OPENBLAS_CORETYPE=Haswell preset on an AVX-512 machine: half the speed). In the
+// environment RATLIP_GEMM=openblas or =onednn forces one for all (RATLIP_KERNELS=openblas implies
+// RATLIP_GEMM=openblas). The rule depends only on the shape,
+// the CPU and the environment, so a resumed run computes exactly as an uninterrupted one.
+const char *kern_gemm_backend(void);

@@ -1,6 +1,7 @@
 // netd: NetD + NetC forward/backward and MA-GP (see netd.h for the network and the derivation).
 // Parameters: declared once in netdc_build into n->blk[i], n->main, n->joint*_w (core/params.h);
 // activations: one core/plan.h buffer per NetDActs / NetCActs / Magp.
+#include "core/par.h"
 #include "core/netd.h"
 #include "core/ops.h"
 #include "core/plan.h"
@@ -222,6 +223,7 @@ static void scatter_tap_add(real *dtaps, const real *dF, real f, int B, int n_ta
     for (int s = 0; s < B; s++) {
         real *y = dtaps + ((size_t)s * n_taps + k) * WHW;
         const real *x = dF + (size_t)s * WHW;
+        PAR_FOR_SIMD(WHW)
         for (size_t i = 0; i < WHW; i++) y[i] += f * x[i];
     }
 }
@@ -356,6 +358,7 @@ static void netc_backward_impl(NetDC *n, NetCActs *a, real *dfeat, real *dsent, 
         const real *hs = a->dh + (size_t)s * (Do + Tn) * HW;
         if (dfeat) {
             real *y = dfeat + (size_t)s * Do * HW;
+            PAR_FOR_SIMD((size_t)Do * HW)
             for (size_t i = 0; i < (size_t)Do * HW; i++) y[i] += hs[i];
         }
         if (dsent)

@@ -1,6 +1,7 @@
 // netg: parameter declaration (upstream state_dict order), initialisation, the activation plan
 // (core/plan.h) and the top-level forward/backward of the generator. Layer arithmetic is in
 // gblocks.c, the RAT in rat.c.
+#include "core/par.h"
 #include "core/netg.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -290,6 +291,7 @@ size_t netg_acts_bytes(const NetGActs *a) { return plan_bytes(&a->plan); }
 // ---------------------------------------------------------------- forward
 
 static void add3(real *out, const real *x, const real *y, size_t n) {
+    PAR_FOR_SIMD(n)
     for (size_t i = 0; i < n; i++) out[i] = x[i] + y[i];
 }
 
@@ -364,6 +366,7 @@ int netg_forward(NetG *net, NetGActs *a, const ClipTower *clip, const real *z, c
         clip_mapper_forward(clip, a->clip, a->map, a->fuse, a->prompts, B);
     else
         memset(a->map, 0, nf * sizeof(real));
+    PAR_FOR_SIMD(nf)
     for (size_t i = 0; i < nf; i++) a->mix[i] = a->fuse[i] + (real)0.1 * a->map[i];
     ConvShape shc = conv_shape(B, d->clip_width, cs, cs, d->g_channels[0], 5, 5, 1, 1, 2, 2);
     conv2d_forward(a->h0, a->mix, net->conv_w.v, net->conv_b.v, &shc);

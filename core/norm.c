@@ -1,6 +1,7 @@
 // norm: BatchNorm2d (train/eval, split in phases for sync BN), GroupNorm and LayerNorm, forward and
 // backward. Statistics and the reductions of the backward accumulate in double.
 #include "core/ops.h"
+#include "core/par.h"
 
 // ---------------------------------------------------------------- BatchNorm2d, in[N,C,HW]
 
@@ -21,6 +22,7 @@ static void bn_channel_sums(double out[2], const real *in, int N, int C, int HW,
 
 // sums[2C] = {Σx per channel, Σx² per channel}
 void bn2d_stats(double *sums, const real *in, int N, int C, int HW) {
+    PAR_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         double cs[2];
         bn_channel_sums(cs, in, N, C, HW, c);
@@ -59,6 +61,7 @@ void bn2d_update_running(real *running_mean, real *running_var, const double *su
 // out = (x-mean)·invstd·gamma + beta  (gamma, beta may be NULL: 1 and 0)
 void bn2d_apply(real *out, const real *in, const real *mean, const real *invstd, const real *gamma,
                 const real *beta, int N, int C, int HW) {
+    PAR_FOR2((size_t)N * C * HW)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             real scale = invstd[c] * (gamma ? gamma[c] : 1);
@@ -74,6 +77,7 @@ void bn2d_forward_train(real *out, real *mean, real *invstd, real *running_mean,
                         const real *in, const real *gamma, const real *beta, int N, int C, int HW, real eps,
                         real momentum) {
     double count = (double)N * HW;
+    PAR_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {  // channel by channel: the sums need no buffer
         double cs[2];
         bn_channel_sums(cs, in, N, C, HW, c);
@@ -85,6 +89,7 @@ void bn2d_forward_train(real *out, real *mean, real *invstd, real *running_mean,
 
 void bn2d_forward_eval(real *out, const real *in, const real *gamma, const real *beta,
                        const real *running_mean, const real *running_var, int N, int C, int HW, real eps) {
+    PAR_FOR2((size_t)N * C * HW)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             real scale = (real)(1.0 / sqrt((double)running_var[c] + (double)eps)) * (gamma ? gamma[c] : 1);
@@ -113,6 +118,7 @@ static void bn_channel_bsums(double out[2], const real *dout, const real *in, re
 
 void bn2d_backward_sums(double *bsums, const real *dout, const real *in, const real *mean, const real *invstd,
                         int N, int C, int HW) {
+    PAR_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         double cs[2];
         bn_channel_bsums(cs, dout, in, mean[c], invstd[c], N, C, HW, c);
@@ -127,6 +133,7 @@ void bn2d_backward_sums(double *bsums, const real *dout, const real *in, const r
 void bn2d_backward_apply(real *din, real *dgamma, real *dbeta, const double *bsums, double count,
                          const real *dout, const real *in, const real *mean, const real *invstd,
                          const real *gamma, int N, int C, int HW) {
+    PAR_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         if (dgamma || dbeta) {
             double local[2];
@@ -152,6 +159,7 @@ void bn2d_backward_apply(real *din, real *dgamma, real *dbeta, const double *bsu
 void bn2d_backward(real *din, real *dgamma, real *dbeta, const real *dout, const real *in, const real *mean,
                    const real *invstd, const real *gamma, int N, int C, int HW) {
     double count = (double)N * HW;
+    PAR_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {  // channel by channel: the local sums are the global ones
         double cs[2];
         bn_channel_bsums(cs, dout, in, mean[c], invstd[c], N, C, HW, c);
@@ -233,6 +241,7 @@ void groupnorm_forward(real *out, real *mean, real *rstd, const real *in, const 
                        const real *beta, int N, int C, int HW, int G, real eps) {
     const int cg = C / G;
     const size_t len = (size_t)cg * HW;
+    PAR_FOR2((size_t)N * C * HW)
     for (int n = 0; n < N; n++)
         for (int g = 0; g < G; g++) {
             size_t at = ((size_t)n * G + g) * len, ng = (size_t)n * G + g;
@@ -246,8 +255,11 @@ void groupnorm_backward(real *din, real *dgamma, real *dbeta, const real *dout, 
                         const real *mean, const real *rstd, const real *gamma, int N, int C, int HW, int G) {
     const int cg = C / G;
     const size_t len = (size_t)cg * HW;
-    for (int n = 0; n < N; n++)
-        for (int g = 0; g < G; g++) {
+    // over groups, each group's samples in order: dgamma/dbeta of a group add up in the same order
+    // whatever the thread count
+    PAR_FOR((size_t)N * C * HW)
+    for (int g = 0; g < G; g++)
+        for (int n = 0; n < N; n++) {
             size_t at = ((size_t)n * G + g) * len, ng = (size_t)n * G + g;
             block_backward(din ? din + at : NULL, dgamma ? dgamma + g * cg : NULL, dbeta ? dbeta + g * cg : NULL,
                            dout + at, in + at, mean[ng], rstd[ng], gamma ? gamma + g * cg : NULL, cg, HW);
@@ -257,6 +269,7 @@ void groupnorm_backward(real *din, real *dgamma, real *dbeta, const real *dout, 
 // in[R,D] normalised per row; mean, rstd [R]; gamma, beta [D] or NULL
 void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const real *gamma,
                        const real *beta, int R, int D, real eps) {
+    PAR_FOR((size_t)R * D)
     for (int r = 0; r < R; r++) {
         size_t at = (size_t)r * D;
         block_stats(&mean[r], &rstd[r], in + at, (size_t)D, eps);
@@ -266,6 +279,8 @@ void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const 
 
 void layernorm_backward(real *din, real *dgamma, real *dbeta, const real *dout, const real *in,
                         const real *mean, const real *rstd, const real *gamma, int R, int D) {
+    // dgamma/dbeta add over rows: rows in parallel only when those are not wanted (frozen CLIP)
+    PAR_FOR(dgamma || dbeta ? 0 : (size_t)R * D)
     for (int r = 0; r < R; r++) {
         size_t at = (size_t)r * D;
         block_backward(din ? din + at : NULL, dgamma, dbeta, dout + at, in + at, mean[r], rstd[r], gamma, D, 1);

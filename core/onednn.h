@@ -36,3 +36,13 @@ int onednn_conv_forward(real *out, const real *in, const real *w, const real *b,
 // as above (then nothing has been accumulated).
 int onednn_conv_backward(real *din, real *dw, real *db, const real *dout, const real *in, const real *w,
                          const ConvShape *s);
+
+// ---------------------------------------------------------------- GEMMs (core/onednn_gemm.c)
+// Row-major C[M,N] = alpha·op(A)·op(B) + beta·C, as kern_gemm. 0 when done, -1 when this build or
+// shape cannot (the caller then uses OpenBLAS; nothing has been written).
+//   onednn_sgemm:     fp32, dnnl_sgemm (oneDNN's own ISA dispatch)
+//   onednn_gemm_bf16: A and B rounded to bf16, fp32 accumulation and C; a cached matmul per shape
+int onednn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc);
+int onednn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                     int ldb, float beta, float *C, int ldc);

@@ -170,3 +170,7 @@ void cosine_similarity_backward(real *da, real *db, const real *dout, const real
 // m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²; p -= lr · (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps)
 void adam_step(real *param, const real *grad, real *m, real *v, size_t n, real lr, real beta1, real beta2,
                real eps, long step);
+// The same step fused with the generator's exponential moving average, in one pass over memory:
+// after each value's update, ema = d·ema + (1-d)·param (bit-identical to adam_step then that loop).
+void adam_ema_step(real *param, const real *grad, real *m, real *v, real *ema, real ema_decay, size_t n, real lr,
+                   real beta1, real beta2, real eps, long step);

@@ -1,6 +1,7 @@
 // pool: average and max pooling (PyTorch avg_pool2d / max_pool2d, ceil_mode false) and global
 // average pooling, forward and backward, over in[N,C,H,W].
 #include "core/ops.h"
+#include "core/par.h"
 #include <string.h>
 
 PoolShape pool_shape(int N, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
@@ -31,6 +32,7 @@ static Window avg_window(const PoolShape *s, int oy, int ox) {
 }
 
 void avgpool2d_forward(real *out, const real *in, const PoolShape *s) {
+    PAR_FOR((size_t)s->N * s->C * s->H * s->W)  // planes are independent
     for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
         const real *ip = in + p * s->H * s->W;
         real *op = out + p * s->OH * s->OW;
@@ -46,6 +48,7 @@ void avgpool2d_forward(real *out, const real *in, const PoolShape *s) {
 }
 
 void avgpool2d_backward(real *din, const real *dout, const PoolShape *s) {
+    PAR_FOR((size_t)s->N * s->C * s->H * s->W)  // planes are independent
     for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
         real *ip = din + p * s->H * s->W;
         const real *op = dout + p * s->OH * s->OW;
@@ -61,6 +64,7 @@ void avgpool2d_backward(real *din, const real *dout, const PoolShape *s) {
 
 // Padding counts as -inf; the first maximum in scan order wins ties; a NaN wins (as in PyTorch).
 void maxpool2d_forward(real *out, int32_t *argmax, const real *in, const PoolShape *s) {
+    PAR_FOR((size_t)s->N * s->C * s->H * s->W)  // planes are independent
     for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
         const real *ip = in + p * s->H * s->W;
         size_t o = p * s->OH * s->OW;
@@ -85,6 +89,7 @@ void maxpool2d_forward(real *out, int32_t *argmax, const real *in, const PoolSha
 
 void maxpool2d_backward(real *din, const real *dout, const int32_t *argmax, const PoolShape *s) {
     size_t plane = (size_t)s->OH * s->OW;
+    PAR_FOR((size_t)s->N * s->C * s->H * s->W)  // planes are independent
     for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
         real *ip = din + p * s->H * s->W;
         for (size_t o = p * plane; o < (p + 1) * plane; o++)
@@ -93,6 +98,7 @@ void maxpool2d_backward(real *din, const real *dout, const int32_t *argmax, cons
 }
 
 void global_avgpool_forward(real *out, const real *in, int N, int C, int HW) {
+    PAR_FOR((size_t)N * C * HW)  // planes are independent
     for (size_t p = 0; p < (size_t)N * C; p++) {
         double sum = 0;
         for (int i = 0; i < HW; i++) sum += in[p * HW + i];
@@ -101,6 +107,7 @@ void global_avgpool_forward(real *out, const real *in, int N, int C, int HW) {
 }
 
 void global_avgpool_backward(real *din, const real *dout, int N, int C, int HW) {
+    PAR_FOR((size_t)N * C * HW)  // planes are independent
     for (size_t p = 0; p < (size_t)N * C; p++) {
         real g = dout[p] / (real)HW;
         for (int i = 0; i < HW; i++) din[p * HW + i] += g;

@@ -2,6 +2,7 @@
 // out[N,C,OH,OW], with PyTorch F.interpolate's index rules. The scale in/out is computed in float32
 // in both precisions, as PyTorch does, so the f64 build picks the same source pixels as the float one.
 #include "core/ops.h"
+#include "core/par.h"
 #include <stdlib.h>
 
 // src index of each dst index for nearest: min(floor(dst · (float)in/out), in-1)
@@ -17,6 +18,7 @@ void resize_nearest_forward(real *out, const real *in, int N, int C, int H, int 
     int *sy = malloc((size_t)(OH + OW) * sizeof(int)), *sx = sy + OH;
     nearest_index(sy, H, OH);
     nearest_index(sx, W, OW);
+    PAR_FOR((size_t)N * C * OH * OW)  // planes are independent
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const real *ip = in + p * H * W;
         real *op = out + p * OH * OW;
@@ -31,6 +33,7 @@ void resize_nearest_backward(real *din, const real *dout, int N, int C, int H, i
     int *sy = malloc((size_t)(OH + OW) * sizeof(int)), *sx = sy + OH;
     nearest_index(sy, H, OH);
     nearest_index(sx, W, OW);
+    PAR_FOR((size_t)N * C * OH * OW)  // planes are independent
     for (size_t p = 0; p < (size_t)N * C; p++) {
         real *ip = din + p * H * W;
         const real *op = dout + p * OH * OW;
@@ -65,6 +68,7 @@ void resize_bilinear_forward(real *out, const real *in, int N, int C, int H, int
     Tap *ty = malloc((size_t)(OH + OW) * sizeof(Tap)), *tx = ty + OH;
     bilinear_taps(ty, H, OH);
     bilinear_taps(tx, W, OW);
+    PAR_FOR((size_t)N * C * OH * OW)  // planes are independent
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const real *ip = in + p * H * W;
         real *op = out + p * OH * OW;

@@ -58,6 +58,9 @@ typedef struct {
     long seed;
     int log_every, ckpt_every, sample_every, eval_every, keep_last;
     int threads;               // 0 = auto
+    // "fp32" or "bf16": convolutions and large GEMMs with bf16 inputs and fp32 accumulation, where the
+    // CPU has AMX or avx512_bf16 (elsewhere fp32, with a start-up line); core/kernels.h
+    char precision[8];
     // divergence watchdog (jobs/run.c): a non-finite loss or gradient, or |loss| > loss_bound (0: off),
     // rolls back to the last checkpoint and skips that global batch; more than max_rollbacks within
     // rollback_window steps stops the run

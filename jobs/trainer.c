@@ -1,6 +1,8 @@
 #include "jobs/trainer.h"
+#include "core/kernels.h"
 #include <math.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/rng.h"
@@ -14,6 +16,16 @@
 #include "jobs/eval_report.h"
 
 #define SAMPLE_GRID_MAX 16
+
+// Bytes of a parameter set: values, plus gradient and Adam moments of the trainable part when it trains
+// (the EMA copy's and the frozen CLIP's are allocated but never touched, so never resident).
+static double ps_bytes(const ParamSet *ps, int trains) {
+    return (double)sizeof(real) * ((double)ps->total + (trains ? 3.0 * (double)ps->n_trainable : 0));
+}
+static double trainer_param_bytes(const Gan *g) {
+    return ps_bytes(&g->g.ps, 1) + (g->has_ema ? ps_bytes(&g->g_ema.ps, 0) : 0) + ps_bytes(&g->dc.netd, 1) +
+           ps_bytes(&g->dc.netc, 1) + ps_bytes(&g->clip.ps, 0);
+}
 
 static void on_grad_ready(void *ctx, int idx) {
     Err ignored;  // a failure here resurfaces (named) in dp_grads_finish
@@ -62,6 +74,13 @@ static int init(void *self, Run *r, Err *e) {
             t->random_clip ? "\n  note: random-weight CLIP: the similarity loss and CLIP score are not meaningful "
                              "(train one with `ratlip clip train` or convert OpenAI's)"
                            : "");
+    // bf16 only where the CPU computes it natively; RATLIP_BF16_FORCE=1 uses oneDNN's emulation anyway
+    const char *force = getenv("RATLIP_BF16_FORCE");
+    kern_set_precision(!strcmp(c->train.precision, "bf16"), force && *force && strcmp(force, "0"));
+    run_say(r, "%s\n", kern_precision_line());
+    run_say(r, "memory per rank (planned): parameters, gradients and Adam %.0f MB | activations %.0f MB "
+            "(batch %d) | peak RSS is reported at the end\n", trainer_param_bytes(&t->gan) / 1048576.0,
+            gan_activation_bytes(&t->gan) / 1048576.0, c->train.batch_per_rank);
     return 0;
 }
 
@@ -293,7 +312,11 @@ static int eval(void *self, Run *r, int *improved, Err *e) {
     Trainer *t = self;
     EvalResult res;
     *improved = 0;
-    if (eval_run(&t->ev, &t->gan, 1, &r->cfg, r->test, &res, e)) return -1;
+    // evaluation always in fp32: its FID must not depend on train.precision
+    int bf16 = kern_precision_fp32_begin();
+    int rc = eval_run(&t->ev, &t->gan, 1, &r->cfg, r->test, &res, e);
+    kern_precision_fp32_end(bf16);
+    if (rc) return -1;
     if (r->dp.rank == 0 && eval_report(&t->ev, &res, r->cfg.model.clip_remap, r->step, r->metrics, e)) return -1;
     if (!res.improved) return 0;
     snprintf(r->best_ckpt, sizeof r->best_ckpt, "ckpt-%08lld.h5", (long long)r->step);
@@ -322,11 +345,13 @@ static int samples(void *self, Run *r, Err *e) {
         if (!rc) rc = ds_read_caption(ds, i, 0, caps[i], sizeof caps[i], e);
         capp[i] = caps[i];
     }
+    int bf16 = kern_precision_fp32_begin();  // sample grids as `ratlip sample` would draw them: fp32
     for (int i = 0; i < n && !rc; i += B) {
         int nb = n - i < B ? n - i : B;
         if (gan_generate(&t->gan, 1, z + (size_t)i * Z, s + (size_t)i * T, img + (size_t)i * 3 * S * S, nb))
             rc = err_set(e, "sampling failed");
     }
+    kern_precision_fp32_end(bf16);
     if (!rc) {
         char path[1100];
         snprintf(path, sizeof path, "%s/samples/step-%08lld.png", r->run_dir, (long long)r->step);
@@ -341,7 +366,10 @@ static int samples(void *self, Run *r, Err *e) {
 
 static int finish(void *self, Run *r, Err *e) {
     (void)self, (void)e;
-    run_say(r, "done: %lld steps, run dir %s\n", (long long)r->step, r->run_dir);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    run_say(r, "done: %lld steps, run dir %s | peak RSS rank 0: %.0f MB\n", (long long)r->step, r->run_dir,
+            ru.ru_maxrss / 1024.0);
     return 0;
 }
 

@@ -3,7 +3,8 @@
 # (ctest label `kernels`, see tests/CMakeLists.txt). The only place in the suite that sets
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, and only for the case that names them; the other cases keep
 # whatever the environment has. Exit 77 (ctest: skipped) where the CPU cannot run the case.
-#   haswell      OpenBLAS Haswell kernels with OPENBLAS_L2_SIZE=512 (what the AMD EPYC Zen 5 machines preset)
+#   haswell      OpenBLAS Haswell kernels with OPENBLAS_L2_SIZE=512 (what the AMD EPYC Zen 5 machines preset;
+#                ratlip then runs its GEMMs on oneDNN's sgemm, as it does there: core/kernels.h)
 #   skylakex     OpenBLAS SkylakeX (AVX-512) kernels                 (CPUs with avx512f)
 #   openblas     RATLIP_KERNELS=openblas: every convolution as im2col + SGEMM, no oneDNN
 #   onednn_avx2  oneDNN limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2; also DNNL_MAX_CPU_ISA for oneDNN 2.x)

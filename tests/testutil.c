@@ -1,4 +1,6 @@
 #include "testutil.h"
+#include "core/rng.h"
+#include "io/modeldims.h"
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -187,4 +189,37 @@ int tu_run_capture(const char *prog, const char *args, const char *dir, char *ou
     out[n] = 0;
     if (f) fclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void tu_gan_build(Gan *gan, TuGanInputs *in, const Config *cfg, int B) {
+    NetGDims gd;
+    NetDDims dd;
+    ClipDims cd;
+    GanHyper h;
+    Err e = {{0}};
+    modeldims_netg(&cfg->model, &gd);
+    modeldims_netd(&cfg->model, &dd);
+    modeldims_clip(&cfg->model, &cd);
+    modeldims_hyper(&cfg->train, &h);
+    int S = cfg->model.clip_image_size, T = cfg->model.text_dim, Z = cfg->model.z_dim;
+    if (gan_build(gan, &gd, &dd, &cd, &h, B, S, &e)) printf("FAIL gan_build: %s\n", e.msg), exit(1);
+    clip_init_random(&gan->clip, CLIP_RANDOM_SEED);
+    gan_init(gan, 7);
+    size_t nimg = (size_t)B * 3 * S * S;
+    in->img = malloc(nimg * sizeof(real)), in->s = malloc((size_t)B * T * sizeof(real));
+    in->z = malloc((size_t)B * Z * sizeof(real)), in->s_mis = malloc((size_t)B * T * sizeof(real));
+    if (!in->img || !in->s || !in->z || !in->s_mis) printf("FAIL out of memory\n"), exit(1);
+    rng_fill_uniform(in->img, nimg, -1, 1, rng_key(3, RNG_DATA_ORDER), 0);
+    rng_fill_normal(in->s, (size_t)B * T, 0, 1, rng_key(3, RNG_CAPTION), 0);
+    rng_fill_normal(in->z, (size_t)B * Z, 0, 1, rng_key(3, RNG_NOISE), 0);
+    for (int b = 0; b < B; b++) memcpy(in->s_mis + (size_t)b * T, in->s + (size_t)((b + 1) % B) * T, sizeof(real) * T);
+}
+
+void tu_gan_inputs_free(TuGanInputs *in) { free(in->img), free(in->s), free(in->z), free(in->s_mis); }
+
+real *tu_randn(size_t n, uint64_t seed, uint64_t stream) {
+    real *p = malloc((n ? n : 1) * sizeof(real));
+    if (!p) printf("FAIL out of memory\n"), exit(1);
+    rng_fill_normal(p, n, 0, 1, rng_key(seed, RNG_INIT), stream);
+    return p;
 }

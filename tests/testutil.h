@@ -89,3 +89,16 @@ int tu_done(const char *test);
 // Runs `prog args` through the shell with stdout+stderr captured in dir/cmd.log, then read into out
 // (NUL-terminated, truncated to size); returns the exit status (128 when it did not exit).
 int tu_run_capture(const char *prog, const char *args, const char *dir, char *out, size_t size);
+
+// ---- A small GAN for whole-iteration tests (tiny config) ----
+#include "core/gan.h"
+// The networks of cfg for batch B from seed 7 with a random-weight CLIP, and random inputs from fixed
+// seeds (images U[-1,1] at CLIP's size, captions and noise N(0,1), the mismatched captions the next
+// sample's); caller frees the four arrays and gan_free's. Exits the test on failure.
+typedef struct {
+    real *img, *s, *z, *s_mis;
+} TuGanInputs;
+// n values N(0,1) from RNG stream (seed, stream); exits the test when out of memory. Caller frees.
+real *tu_randn(size_t n, uint64_t seed, uint64_t stream);
+void tu_gan_build(Gan *gan, TuGanInputs *in, const Config *cfg, int B);
+void tu_gan_inputs_free(TuGanInputs *in);

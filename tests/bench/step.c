@@ -5,8 +5,10 @@
 //   PART   the same iteration re-strung here from the public network calls with a timer around each
 //          network part, to show where the time goes (their sum is printed next to ITER as a check).
 // Random CLIP weights and inputs: the arithmetic, not the values, is what costs. Not a pass/fail test.
-//   usage: bench_step [threads] [iterations] [config.json|-] [sample|batch]
-//   prints  ITER <rat_mode> <threads> <wall ms> <cpu ms>   (fastest of the iterations)
+//   usage: bench_step [threads] [iterations] [config.json|-] [sample|batch] [fp32|bf16|bf16-force]
+//   prints  ITER <rat_mode>[-bf16] <threads> <wall ms> <cpu ms>   (fastest of the iterations; -bf16
+//           when bf16 was asked: the "# precision:" line says what ran, since bf16 falls back to fp32
+//           on a CPU without AMX/avx512_bf16 unless bf16-force)
 //           PART <name> <wall ms> <cpu ms>                  (fastest per part)
 // At 1 thread the process CPU time is the steadier figure on a shared machine (waiting for a core is
 // not counted); at 2 threads it counts both threads, so wall is the one to read there.
@@ -201,6 +203,17 @@ static double iterate(Gan *gan, const real *img, const real *s, const real *s_mi
     return (clock_s(CLOCK_MONOTONIC) - t0) * 1e3;
 }
 
+// VmHWM of /proc/self/status: the peak resident set, MB (0 when unreadable)
+static double peak_rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb / 1024;
+}
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1, iters = argc > 2 ? atoi(argv[2]) : 5;
     Config cfg;
@@ -212,8 +225,14 @@ int main(int argc, char **argv) {
             return fprintf(stderr, "bench_step: rat mode '%s' is not sample or batch\n", argv[4]), 2;
         snprintf(cfg.model.rat_mode, sizeof cfg.model.rat_mode, "%s", argv[4]);
     }
-    if (threads < 1 || iters < 1) return fprintf(stderr, "usage: bench_step [threads] [iterations] [config|-] [sample|batch]\n"), 2;
+    const char *prec = argc > 5 ? argv[5] : "fp32";
+    if (strcmp(prec, "fp32") && strcmp(prec, "bf16") && strcmp(prec, "bf16-force"))
+        return fprintf(stderr, "bench_step: precision '%s' is not fp32, bf16 or bf16-force\n", prec), 2;
+    if (threads < 1 || iters < 1)
+        return fprintf(stderr, "usage: bench_step [threads] [iterations] [config|-] [sample|batch] [fp32|bf16|bf16-force]\n"), 2;
     kern_set_threads(threads);
+    kern_set_precision(strcmp(prec, "fp32") != 0, !strcmp(prec, "bf16-force"));
+    printf("# %s\n", kern_precision_line());
     NetGDims gd;
     NetDDims dd;
     ClipDims cd;
@@ -229,7 +248,6 @@ int main(int argc, char **argv) {
     clip_init_random(&gan.clip, CLIP_RANDOM_SEED);
     gan_init(&gan, 2);
     Acts acts;
-    acts_new(&acts, &gan, &dd, B);
     size_t nimg = (size_t)B * 3 * S * S;
     real *img = zalloc(nimg), *s = zalloc((size_t)B * T), *z = zalloc((size_t)B * Z), *s_mis = zalloc((size_t)B * T);
     rng_fill_uniform(img, nimg, -1, 1, rng_key(3, RNG_DATA_ORDER), 0);
@@ -243,6 +261,10 @@ int main(int argc, char **argv) {
     double cpu, best = 1e30, best_cpu = 1e30, pw[N_PARTS], pc[N_PARTS];
     for (int p = 0; p < N_PARTS; p++) pw[p] = pc[p] = 1e30;
     iterate(&gan, img, s, s_mis, z, B, &cpu);  // warm-up: primitives, scratch, page faults
+    // peak resident memory of the process as a trainer's would be: before the part timers' own
+    // activations exist
+    printf("RSS\t%s%s\t%d\t%.1f\n", cfg.model.rat_mode, strcmp(prec, "fp32") ? "-bf16" : "", threads, peak_rss_mb());
+    acts_new(&acts, &gan, &dd, B);
     iterate_parts(&gan, &acts, img, s, s_mis, z, B);
     for (int i = 0; i < iters; i++) {  // alternate, so both see the same load
         double t = iterate(&gan, img, s, s_mis, z, B, &cpu);
@@ -254,7 +276,8 @@ int main(int argc, char **argv) {
             if (part_cpu[p] < pc[p]) pc[p] = part_cpu[p];
         }
     }
-    printf("ITER\t%s\t%d\t%.2f\t%.2f\n", cfg.model.rat_mode, threads, best, best_cpu);
+    printf("ITER\t%s%s\t%d\t%.2f\t%.2f\n", cfg.model.rat_mode, strcmp(prec, "fp32") ? "-bf16" : "", threads, best,
+           best_cpu);
     for (int p = 0; p < N_PARTS; p++) printf("PART\t%s\t%.2f\t%.2f\n", part_names[p], pw[p], pc[p]);
     acts_free(&acts);
     gan_free(&gan);

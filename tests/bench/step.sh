@@ -10,6 +10,10 @@
 # (step_torch.py's docstring has the rule); the C side's GFLOP/s uses the sum of the parts, i.e. the
 # arithmetic the C iteration does (the reference also computes NetD/NetC weight gradients in the G step
 # and the CLIP blocks past the last tap for the real images, which C skips: its total is shown too).
+# bf16 rows (issue 14): ratlip with train.precision=bf16 (which runs fp32 on a CPU without AMX or
+# avx512_bf16: the "# precision:" line says what ran) against PyTorch under torch.autocast("cpu",
+# torch.bfloat16). STEP_MODES (default "sample batch") and STEP_PRECISIONS (default "fp32 bf16") in the
+# environment narrow the rows.
 # usage: tests/bench/step.sh [build dir (default: build)] [iterations per round (default 3)]
 #        [rounds (default 3)] [config (default jobs/configs/tiny.json)]
 # Every cell is the fastest over the rounds (C and PyTorch alternate): on a shared 2-vCPU machine one
@@ -36,22 +40,30 @@ trap 'rm -rf "$tmp"' EXIT
 . "$here/cpu.sh"
 bench_cpu_line torch
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for mode in sample batch; do
+# rows: rat mode x precision (fp32, and bf16: ratlip's train.precision=bf16, PyTorch's autocast)
+for mode in ${STEP_MODES:-sample batch}; do
+  for prec in ${STEP_PRECISIONS:-fp32 bf16}; do
+    label=$mode
+    torch_prec=""
+    [ "$prec" = fp32 ] || { label=$mode-bf16; torch_prec=--bf16; }
     for t in 1 2; do
         r=0
         while [ $r -lt "$rounds" ]; do
-            OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$iters" "$config" "$mode" >> "$tmp/c"
+            OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$iters" "$config" "$mode" "$prec" >> "$tmp/c"
             parts=""
             [ $r -eq 0 ] && [ $t -eq 1 ] && parts=--parts
             OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 "$here/step_torch.py" --threads "$t" \
-                --iters "$iters" --config "$config" --rat-mode "$mode" $parts | sed "s/^PART/PART\t$mode/" >> "$tmp/t"
+                --iters "$iters" --config "$config" --rat-mode "$mode" $torch_prec $parts |
+                sed "s/^PART/PART\t$label/" >> "$tmp/t"
             r=$((r + 1))
         done
     done
+  done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -m1 '^#' "$tmp/c"
 grep -m1 '^# cpu:' "$tmp/c" || true
+grep '^# precision:' "$tmp/c" | sort -u || true
 grep -m1 '^#' "$tmp/t"
 
 # C rows: ITER mode threads wall cpu; PART name wall cpu (after an ITER row: mode/threads from it)
@@ -72,11 +84,11 @@ awk -F'\t' -v rounds="$rounds" -v iters="$iters" '
     }
     END {
         printf "\none training iteration, batch 8, one rank (ms: fastest of %d rounds x %d iterations)\n", rounds, iters
-        printf "%-8s %4s %9s %9s %7s %9s %9s %10s %10s\n", "rat_mode", "thr", "C ms", "torch ms", "C/t",
+        printf "%-12s %4s %9s %9s %7s %9s %9s %10s %10s\n", "rat_mode", "thr", "C ms", "torch ms", "C/t",
                "C GF/s", "torch GF/s", "GF (C)", "GF (torch)"
         for (i = 1; i <= n; i++) {
             split(order[i], a, "\t"); m = a[1]
-            printf "%-8s %4d %9.1f %9.1f %7.2f %9.1f %9.1f %10.2f %10.2f\n", m, a[2], cms[order[i]], tms[order[i]],
+            printf "%-12s %4d %9.1f %9.1f %7.2f %9.1f %9.1f %10.2f %10.2f\n", m, a[2], cms[order[i]], tms[order[i]],
                    cms[order[i]] / tms[order[i]], gsum[m] / (cms[order[i]] * 1e-3), tgf[m] / (tms[order[i]] * 1e-3),
                    gsum[m], tgf[m]
         }
@@ -96,3 +108,13 @@ awk -F'\t' -v rounds="$rounds" -v iters="$iters" '
 echo
 echo "(C/t = C / PyTorch, below 1 means C is faster; 1 thread: CPU time, 2 threads: wall time;"
 echo " GF (C) = the arithmetic the C iteration does (sum of the parts), GF (torch) = what the reference executes)"
+
+# peak resident memory of one process (MB): C after its warm-up iteration, PyTorch after its two
+awk -F'\t' '
+    FILENAME == ARGV[1] && $1 == "RSS" { k = $2 "\t" $3; if ($4 > t[k]) t[k] = $4; next }
+    FILENAME == ARGV[2] && $1 == "RSS" { k = $2 "\t" $3; if (!(k in c)) o[++n] = k; if ($4 > c[k]) c[k] = $4; next }
+    END {
+        if (!n) exit
+        printf "\npeak RSS, one process (MB, largest over the rounds)\n%-12s %4s %9s %9s %7s\n", "rat_mode", "thr", "C", "torch", "C/t"
+        for (i = 1; i <= n; i++) { split(o[i], a, "\t"); printf "%-12s %4d %9.0f %9.0f %7.2f\n", a[1], a[2], c[o[i]], t[o[i]], c[o[i]] / t[o[i]] }
+    }' "$tmp/t" "$tmp/c"

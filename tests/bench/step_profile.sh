@@ -6,10 +6,12 @@
 # code, kernel). Setup (weight init, first-touch page faults) is in the profile too: bench_step runs
 # 2 + 2 x iterations steps after it, so it is a small part. The per-network-part split is step.sh's.
 # usage: tests/bench/step_profile.sh [build dir (default: build)] [iterations (default 2)] [sample|batch]
+#        [threads (default 1)]
 set -eu
 build=${1:-build}
 iters=${2:-2}
 mode=${3:-sample}
+threads=${4:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 bench="$build/tests/bench/bench_step"
 [ -x "$bench" ] || { echo "step_profile.sh: $bench not found (build the bench_step target first)" >&2; exit 1; }
@@ -23,15 +25,16 @@ trap 'rm -rf "$tmp"' EXIT
 . "$here/cpu.sh"
 bench_cpu_line
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ONEDNN_JIT_PROFILE=2 DNNL_JIT_PROFILE=2 \
-    perf record -F 499 -o "$tmp/perf.data" "$bench" 1 "$iters" "$here/../../jobs/configs/tiny.json" "$mode" \
+OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads ONEDNN_JIT_PROFILE=2 DNNL_JIT_PROFILE=2 \
+    perf record -F 499 -o "$tmp/perf.data" "$bench" "$threads" "$iters" "$here/../../jobs/configs/tiny.json" "$mode" \
     > "$tmp/out" 2> "$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
 grep '^#\|^ITER' "$tmp/out"
 perf report -i "$tmp/perf.data" --no-children --sort dso,symbol --stdio 2> /dev/null | grep -v '^#' | grep -v '^$' |
     awk '{ p = $1; sub("%", "", p); dso = $2; $1 = ""; $2 = ""; $3 = ""; name = $0
            sub(/^ +/, "", name); sub(/^[0-9]+ /, "", name); sub(/^\[[.k]\] /, "", name); sub(/[ -]+$/, "", name)
            by[name] += p
-           if (dso ~ /JIT/) kind = name ~ /reorder|single_blk/ ? "oneDNN reorders (JIT)" : "oneDNN convs (JIT)"
+           if (dso ~ /JIT/) kind = name ~ /reorder|single_blk/ ? "oneDNN reorders (JIT)" : name ~ /gemm/ ? "oneDNN GEMM (JIT)" : "oneDNN convs (JIT)"
+           else if (dso ~ /gomp/) kind = "OpenMP runtime (waits, barriers)"
            else if (dso ~ /openblas/) kind = "OpenBLAS GEMM"
            else if (dso ~ /libm/) kind = "libm (expf, ...)"
            else if (dso ~ /kernel/) kind = "kernel (page faults, scheduling)"

@@ -20,6 +20,7 @@ Prints tab-separated rows:
   PART <name> <gflop>        (with --parts; names as bench_step's parts)
 usage: step_torch.py --threads T [--iters N] [--config FILE] [--rat-mode sample|batch] [--batch B] [--parts]"""
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -75,8 +76,11 @@ class FlopCounter(TorchDispatchMode):
 
 class Step:
     """The reference iteration with its optimisers and EMA built once (ratlip.train's loop body)."""
-    def __init__(self, model, tr):
+    def __init__(self, model, tr, bf16=False):
         self.model, self.tr = model, tr
+        # bf16: forward passes under torch.autocast("cpu", torch.bfloat16), as a PyTorch user turns on
+        # mixed precision (backward follows the forward's dtypes; optimisers and EMA stay fp32)
+        self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
         netG, netD, netC = model.netG, model.netD, model.netC
         betas = (tr["beta1"], tr["beta2"])
         self.optG = torch.optim.Adam([p for _, p in ratlip.trainable(netG)], lr=tr["lr_g"], betas=betas,
@@ -90,13 +94,15 @@ class Step:
     def __call__(self, real, s, z):
         m, tr = self.model, self.tr
         s = s.clone().requires_grad_()
-        L = ratlip.d_step_losses(m, real, s, z, tr)
+        with self.autocast():
+            L = ratlip.d_step_losses(m, real, s, z, tr)
         self.optD.zero_grad(set_to_none=True)
         L["errD"].backward()
         self.optD.step()
-        out = m.netC(m.netD(L["taps_fake"]), s)
-        sim = F.cosine_similarity(L["emb_fake"], s, dim=1, eps=1e-8).mean()
-        errG = -out.mean() - tr["sim_weight"] * sim
+        with self.autocast():
+            out = m.netC(m.netD(L["taps_fake"]), s)
+            sim = F.cosine_similarity(L["emb_fake"].float(), s, dim=1, eps=1e-8).mean()
+            errG = -out.float().mean() - tr["sim_weight"] * sim
         self.optG.zero_grad(set_to_none=True)
         errG.backward()
         self.optG.step()
@@ -189,6 +195,7 @@ def main():
     ap.add_argument("--rat-mode", default="sample", choices=("sample", "batch"))
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--parts", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="torch.autocast('cpu', torch.bfloat16) around the forwards")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = ratlip.load_config(a.config, sets=["model.rat_mode=" + a.rat_mode])
@@ -201,18 +208,26 @@ def main():
     real = torch.rand(a.batch, 3, R, R, generator=gen) * 2 - 1
     s = torch.randn(a.batch, m["text_dim"], generator=gen)
     z = torch.randn(a.batch, m["z_dim"], generator=gen)
-    step = Step(model, tr)
+    if a.bf16:
+        # PyTorch 1.13's CPU batch_norm cannot mix a bf16 input with fp32 weights ("expected scalar type
+        # BFloat16 but found Float"); later releases run it in fp32 under autocast. Do that here.
+        bn_forward = torch.nn.BatchNorm2d.forward
+        torch.nn.BatchNorm2d.forward = lambda self, x: bn_forward(self, x.float())
+    step = Step(model, tr, a.bf16)
     clock = time.process_time if a.threads == 1 else time.perf_counter
     print(f"# step_torch: torch {torch.__version__}, {torch.get_num_threads()} thread(s), rat_mode {a.rat_mode}, "
           f"batch {a.batch} | cpu: {cpu_model()}", flush=True)
     flops = count(lambda: step(real, s, z))  # also the first warm-up
     step(real, s, z)
+    import resource
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"RSS\t{a.rat_mode}{'-bf16' if a.bf16 else ''}\t{a.threads}\t{rss:.1f}", flush=True)
     best = float("inf")
     for _ in range(a.iters):
         t0 = clock()
         step(real, s, z)
         best = min(best, (clock() - t0) * 1e3)
-    print(f"ITER\t{a.rat_mode}\t{a.threads}\t{best:.2f}\t{flops / 1e9:.4f}", flush=True)
+    print(f"ITER\t{a.rat_mode}{'-bf16' if a.bf16 else ''}\t{a.threads}\t{best:.2f}\t{flops / 1e9:.4f}", flush=True)
     if a.parts:
         for k, v in part_flops(model, real, s, z, tr).items():
             print(f"PART\t{k}\t{v / 1e9:.4f}")

@@ -436,8 +436,59 @@ def case_badinput():
         fail("status after a failed start: %r" % status(d))
 
 
+def case_precision():
+    """train.precision (issue 14), 1 rank x batch 4, bf16 forced (RATLIP_BF16_FORCE: oneDNN emulates it where
+    the CPU lacks it): the run says which precision it uses; bf16 resume is bit-exact (2 straight == 1 + 1);
+    a bf16 checkpoint resumes in fp32 and the other way round (checkpoints are fp32 in both); a bad value
+    is refused naming the key. Without oneDNN in the build bf16 falls back to fp32, which the line says."""
+    data = dataset("data")
+    a, b, c = fresh("prec_a", "prec_b", "prec_c")
+    small = ["--set", "train.batch_per_rank=4"] + FAST
+    bf16 = small + ["--set", "train.precision=bf16"]
+    env = dict(os.environ, RATLIP_BF16_FORCE="1")
+    p = run(["train", "--data", data, "--run-dir", a, "--steps", "2"] + bf16, ranks=1, env=env)
+    if "precision: bf16" not in p.stdout and "no oneDNN" not in p.stdout:
+        fail("the forced bf16 run did not say it trains in bf16")
+    # without the force, on a CPU lacking AMX / avx512_bf16, it says it trains in fp32 instead
+    p = run(["train", "--data", data, "--run-dir", b, "--steps", "1"] + bf16, ranks=1)
+    if "precision: " not in p.stdout:
+        fail("no precision line")
+    if "avx512_bf16 no, AMX no" in p.stdout and "this CPU has neither AMX nor avx512_bf16" not in p.stdout:
+        fail("bf16 on a CPU without native bf16 did not say that it runs fp32")
+    run(["train", "--data", data, "--run-dir", c, "--steps", "1"] + bf16, ranks=1, env=env)
+    run(["train", "--data", data, "--run-dir", c, "--steps", "2", "--resume", "auto"] + bf16, ranks=1, env=env)
+    compare(os.path.join(a, "ckpt-00000002.h5"), os.path.join(c, "ckpt-00000002.h5"))
+    # a bf16 checkpoint goes on in fp32, and an fp32 one in bf16
+    p = run(["train", "--data", data, "--run-dir", c, "--steps", "3", "--resume", "auto"] + small, ranks=1)
+    if "precision: fp32" not in p.stdout or "resume: " not in p.stdout:
+        fail("the fp32 continuation of a bf16 run did not resume in fp32")
+    run(["train", "--data", data, "--run-dir", c, "--steps", "4", "--resume", "auto"] + bf16, ranks=1, env=env)
+    run(["ckpt", "verify", os.path.join(c, "ckpt-00000004.h5")], ranks=1)
+    # evaluation inside a bf16 run is fp32: its FID is what `ratlip eval` (fp32) gives for the same checkpoint
+    if not glob.glob(os.path.join(data, "fid-stats-test-*.h5")):
+        run(["data", "stats", data, "--split", "test"], ranks=1)
+    e = fresh("prec_eval")
+    ev = ["--set", "train.eval_every=2", "--set", "eval.n_samples=4"]
+    run(["train", "--data", data, "--run-dir", e, "--steps", "2"] + bf16 + ev, ranks=1, env=env)
+    with h5py.File(os.path.join(e, "metrics.h5"), "r") as f:
+        fid_train = float(f["eval/fid"][0])
+    out = os.path.join(e, "eval_out")
+    run(["eval", "--ckpt", os.path.join(e, "ckpt-00000002.h5"), "--data", data, "--n", "4", "--threads", "1",
+         "--out", out], ranks=1)
+    with h5py.File(os.path.join(out, "metrics.h5"), "r") as f:
+        fid_eval = float(f["eval/fid"][0])
+    print("FID in the bf16 run %.6f, ratlip eval (fp32) %.6f" % (fid_train, fid_eval))
+    if abs(fid_train - fid_eval) > 1e-6 * max(abs(fid_eval), 1):
+        fail("the bf16 run's evaluation differs from ratlip eval's: %.6f vs %.6f" % (fid_train, fid_eval))
+    p = run(["train", "--data", data, "--run-dir", fresh("prec_bad"), "--steps", "1", "--set", "train.precision=fp16"]
+            + FAST, ranks=1, check=False)
+    if p.returncode != 1 or "train.precision" not in p.stdout or "fp16" not in p.stdout:
+        fail("train.precision=fp16: exit %d, expected 1 and a message naming the key" % p.returncode)
+
+
 if __name__ == "__main__":   # tests/train/train_faults.py imports the helpers above
     {"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape,
      "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
-     "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall}[CASE]()
+     "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall,
+     "precision": case_precision}[CASE]()
     print("ok:", CASE)
