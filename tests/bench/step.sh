@@ -13,7 +13,8 @@
 # bf16 rows (issue 14): ratlip with train.precision=bf16 (which runs fp32 on a CPU without AMX or
 # avx512_bf16: the "# precision:" line says what ran) against PyTorch under torch.autocast("cpu",
 # torch.bfloat16). STEP_MODES (default "sample batch") and STEP_PRECISIONS (default "fp32 bf16") in the
-# environment narrow the rows.
+# environment narrow the rows; STEP_BATCH (default 8) sets the batch of both sides (e.g. 2 for the paper
+# config: tests/bench/step.sh build 2 2 jobs/configs/paper.json with STEP_BATCH=2).
 # usage: tests/bench/step.sh [build dir (default: build)] [iterations per round (default 3)]
 #        [rounds (default 3)] [config (default jobs/configs/tiny.json)]
 # Every cell is the fastest over the rounds (C and PyTorch alternate): on a shared 2-vCPU machine one
@@ -37,6 +38,11 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+batch=${STEP_BATCH:-8}
+# both sides at the same batch: the C side reads train.batch_per_rank from a copy of the config
+/usr/bin/python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["train"]["batch_per_rank"] = int(sys.argv[2]); json.dump(c, open(sys.argv[3], "w"), indent=1)' \
+    "$config" "$batch" "$tmp/config.json"
+config_c=$tmp/config.json
 . "$here/cpu.sh"
 bench_cpu_line torch
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -49,11 +55,11 @@ for mode in ${STEP_MODES:-sample batch}; do
     for t in 1 2; do
         r=0
         while [ $r -lt "$rounds" ]; do
-            OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$iters" "$config" "$mode" "$prec" >> "$tmp/c"
+            OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bench" "$t" "$iters" "$config_c" "$mode" "$prec" >> "$tmp/c"
             parts=""
             [ $r -eq 0 ] && [ $t -eq 1 ] && parts=--parts
             OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 "$here/step_torch.py" --threads "$t" \
-                --iters "$iters" --config "$config" --rat-mode "$mode" $torch_prec $parts |
+                --iters "$iters" --config "$config" --batch "$batch" --rat-mode "$mode" $torch_prec $parts |
                 sed "s/^PART/PART\t$label/" >> "$tmp/t"
             r=$((r + 1))
         done
@@ -68,7 +74,7 @@ grep -m1 '^#' "$tmp/t"
 
 # C rows: ITER mode threads wall cpu; PART name wall cpu (after an ITER row: mode/threads from it)
 # torch rows: ITER mode threads ms gflop_executed; PART mode name gflop
-awk -F'\t' -v rounds="$rounds" -v iters="$iters" '
+awk -F'\t' -v rounds="$rounds" -v iters="$iters" -v batch="$batch" '
     function lo(a, b) { return a == "" || b < a ? b : a }
     FILENAME == ARGV[1] && $1 == "ITER" { k = $2 "\t" $3; tms[k] = lo(tms[k], $4); tgf[$2] = $5; next }
     FILENAME == ARGV[1] && $1 == "PART" { pgf[$2 "\t" $3] = $4; gsum[$2] += $4; next }
@@ -83,7 +89,7 @@ awk -F'\t' -v rounds="$rounds" -v iters="$iters" '
         pms[k] = lo(pms[k], thr == 1 ? $4 : $3); next
     }
     END {
-        printf "\none training iteration, batch 8, one rank (ms: fastest of %d rounds x %d iterations)\n", rounds, iters
+        printf "\none training iteration, batch %d, one rank (ms: fastest of %d rounds x %d iterations)\n", batch, rounds, iters
         printf "%-12s %4s %9s %9s %7s %9s %9s %10s %10s\n", "rat_mode", "thr", "C ms", "torch ms", "C/t",
                "C GF/s", "torch GF/s", "GF (C)", "GF (torch)"
         for (i = 1; i <= n; i++) {
