@@ -56,13 +56,18 @@ int kern_set_precision(int bf16, int force) {
     cpu_detect(&ci);
     int native = ci.amx || ci.avx512_bf16;
     int have = onednn_describe() != NULL;
-    g_bf16 = bf16 && have && (native || force);
+    // oneDNN 2.6 has bf16 kernels (native or emulated) only from AVX-512 up
+    int emulable = have && strstr(onednn_isa(), "avx512") != NULL;
+    g_bf16 = bf16 && have && (native || (force && emulable));
     onednn_conv_bf16(g_bf16);
     if (!bf16)
         snprintf(g_precision, sizeof g_precision, "precision: fp32");
     else if (!have)
         snprintf(g_precision, sizeof g_precision,
                  "precision: fp32 (bf16 asked, but this build has no oneDNN: apt-get install libdnnl-dev and rebuild)");
+    else if (force && !native && !emulable)
+        snprintf(g_precision, sizeof g_precision,
+                 "precision: fp32 (bf16 forced, but oneDNN has no bf16 kernels on %s, below AVX-512)", onednn_isa());
     else if (g_bf16)
         snprintf(g_precision, sizeof g_precision,
                  "precision: bf16 convolutions and GEMMs on %s (fp32 accumulation; weights, Adam, BatchNorm, losses fp32)%s",
