@@ -70,7 +70,8 @@ int kern_use_onednn(int on);
 // side ≥ 16, take bf16 inputs (rounded to nearest even) and accumulate and write fp32; everything
 // else (master weights, Adam, BatchNorm statistics, losses, MA-GP's norm, all reductions) stays fp32.
 // bf16 is used only where the CPU computes it natively (AMX or avx512_bf16): elsewhere oneDNN emulates
-// it, slower than fp32, and fp32 runs instead unless `force` (tests, comparisons). Needs oneDNN.
+// it, slower than fp32, and fp32 runs instead unless `force` (tests, comparisons; oneDNN 2.6 emulates
+// bf16 only from AVX-512 up, so below that even `force` gives fp32). Needs oneDNN.
 // Returns what is now in use (1 bf16, 0 fp32); kern_precision_line() says why in one line.
 int kern_set_precision(int bf16, int force);
 int kern_precision_bf16(void);
