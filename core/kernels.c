@@ -29,18 +29,20 @@ static int gemm_mode(void) {
         g_gemm = best && cpu_blas_core_rank(openblas_get_corename()) < cpu_blas_core_rank(best) ? GEMM_ONEDNN
                                                                                                  : GEMM_ONEDNN_WIDE;
     }
-    float one = 1, c = 0;  // oneDNN missing from this build: OpenBLAS after all
-    if (g_gemm != GEMM_OPENBLAS && onednn_sgemm(0, 0, 1, 1, 1, 1, &one, 1, &one, 1, 0, &c, 1)) g_gemm = GEMM_OPENBLAS;
+    if (g_gemm != GEMM_OPENBLAS && !kern_gemm_1t_available()) g_gemm = GEMM_OPENBLAS;  // no oneDNN in this build
     return g_gemm;
 }
 
-// oneDNN's sgemm for this shape? Measured (tests/bench/gemm.sh, Ice Lake, OpenBLAS SkylakeX, 1 thread):
+#ifndef RATLIP_F64  // the double core always runs dgemm
+// oneDNN's sgemm for this shape? Measured (tests/bench/gemm.sh, Intel Xeon @ 2.80GHz (Ice Lake), OpenBLAS
+// SkylakeX, 1 thread):
 // oneDNN is 1.1-2.5x faster on the products with N >= 256 columns (CLIP's projections and MLP, NetD/
 // NetC's wide layers: most of the GEMM FLOPs) and up to 1.5x slower on the narrow ones.
-static __attribute__((unused)) int gemm_onednn(int N) {
+static int gemm_onednn(int N) {
     int m = gemm_mode();
     return m == GEMM_ONEDNN || (m == GEMM_ONEDNN_WIDE && N >= 256);
 }
+#endif
 
 const char *kern_gemm_backend(void) {
     static char name[96];
@@ -135,7 +137,7 @@ int kern_gemm_1t_available(void) {
     return 0;
 #else
     static int avail = -1;
-    if (avail < 0) {
+    if (avail < 0) {  // oneDNN's sgemm runs (the float core built with oneDNN)
         float one = 1, c = 0;
         avail = onednn_sgemm(0, 0, 1, 1, 1, 1, &one, 1, &one, 1, 0, &c, 1) == 0;
     }

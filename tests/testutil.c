@@ -223,3 +223,17 @@ real *tu_randn(size_t n, uint64_t seed, uint64_t stream) {
     rng_fill_normal(p, n, 0, 1, rng_key(seed, RNG_INIT), stream);
     return p;
 }
+
+double tu_gemm_entry(int ta, int tb, int i, int j, int K, const float *A, int lda, const float *B, int ldb,
+                     float (*round_in)(float), double *sumsq) {
+    double s = 0, q = 0;
+    for (int k = 0; k < K; k++) {
+        float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+        float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+        if (round_in) a = round_in(a), b = round_in(b);
+        double p = (double)a * b;
+        s += p, q += p * p;
+    }
+    if (sumsq) *sumsq = q;
+    return s;
+}

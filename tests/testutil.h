@@ -102,3 +102,9 @@ typedef struct {
 real *tu_randn(size_t n, uint64_t seed, uint64_t stream);
 void tu_gan_build(Gan *gan, TuGanInputs *in, const Config *cfg, int B);
 void tu_gan_inputs_free(TuGanInputs *in);
+
+// Entry (i, j) of op(A)·op(B) in double for a row-major GEMM as kern_gemm takes it (trans flags, leading
+// dimensions), each input first passed through round_in when given (e.g. to bf16); *sumsq (may be NULL)
+// = Σ (a·b)², the q of tu_sum_bound.
+double tu_gemm_entry(int ta, int tb, int i, int j, int K, const float *A, int lda, const float *B, int ldb,
+                     float (*round_in)(float), double *sumsq);

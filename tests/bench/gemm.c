@@ -43,8 +43,7 @@ int main(int argc, char **argv) {
     kern_set_threads(1);
     int bf16 = kern_set_precision(1, 0);
     kern_set_precision(0, 0);
-    float probe = 1, out;
-    int have_dnnl = onednn_sgemm(0, 0, 1, 1, 1, 1, &probe, 1, &probe, 1, 0, &out, 1) == 0;
+    int have_dnnl = kern_gemm_1t_available();  // oneDNN's sgemm is in this build
     printf("# %s\n# kern_gemm uses: %s | bf16 matmul: %s\n", kern_cpu_line(), kern_gemm_backend(),
            bf16 ? "native" : "not timed (no AMX / avx512_bf16 here)");
     printf("%-2s %-2s %6s %6s %6s %10s %10s %10s  %s\n", "ta", "tb", "M", "N", "K", "OpenBLAS", "oneDNN", "bf16",

@@ -66,12 +66,7 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
     double e_exact = 0, m_ref = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
-            double s = 0;
-            for (int k = 0; k < K; k++) {
-                float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                s += bf16 ? (double)round_bf16(a) * round_bf16(b) : (double)a * b;
-            }
+            double s = tu_gemm_entry(ta, tb, i, j, K, A, lda, B, ldb, bf16 ? round_bf16 : NULL, NULL);
             double ref = alpha * s + beta * (double)C0[(size_t)i * ldc + j];
             double d = fabs(ref - C16[(size_t)i * ldc + j]);
             e_exact = d > e_exact ? d : e_exact;

@@ -25,12 +25,7 @@ static void product(int ta, int tb, int M, int N, int K) {
     double worst = 0, budget = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
-            double s = 0, q = 0;
-            for (int k = 0; k < K; k++) {
-                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                s += a * b, q += a * a * b * b;
-            }
+            double q, s = tu_gemm_entry(ta, tb, i, j, K, A, lda, B, ldb, NULL, &q);
             double ref = alpha * s + beta * (double)C0[(size_t)i * ldc + j];
             double d = fabs(ref - C[(size_t)i * ldc + j]), bound = tu_sum_bound(K + 1, alpha * alpha * q + 1, TU_U_F32);
             if (d / bound > worst) worst = d / bound, budget = bound;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>  // after stdio.h and stdlib.h: it needs FILE and size_t
 #include "io/dataset.h"
 
 static inline uint32_t fx_hash(uint32_t x) {
@@ -58,4 +59,36 @@ static inline void fx_rmdir(const char *dir) {
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+// A JPEG of w x h, row y made by fill(row, w, y, ctx): nc components in colour space in_cs, stored as
+// jpeg_cs; adobe: whether to write the Adobe marker (libjpeg writes one for CMYK/YCCK by default).
+static inline void fx_write_jpeg(const char *path, int w, int h, int nc, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs,
+                                 int adobe, int quality, void (*fill)(uint8_t *row, int w, int y, void *ctx),
+                                 void *ctx) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    FILE *f = fopen(path, "wb");
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = nc;
+    c.in_color_space = in_cs;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, jpeg_cs);
+    c.write_Adobe_marker = adobe ? TRUE : FALSE;
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    uint8_t *row = calloc((size_t)w * nc, 1);
+    while (c.next_scanline < c.image_height) {
+        fill(row, w, (int)c.next_scanline, ctx);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    free(row);
 }

@@ -111,6 +111,15 @@ static int has_fletcher(const char *path, const char *name) {
     return yes;
 }
 
+enum { S = 8, K = 2, D = 4 };  // the fixtures: S x S images, K captions, D-d embeddings
+
+// A fresh two-shard training split of 10 samples in root/name.
+static void fixture(char *dir, size_t size, const char *name) {
+    snprintf(dir, size, "%s/%s", root, name);
+    mkdir(dir, 0777);
+    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture %s", name);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: io_data_checksum path/to/ratlip\n"); return 2; }
     ratlip = argv[1];
@@ -120,12 +129,9 @@ int main(int argc, char **argv) {
     char dir[256], sh0[4096], sh1[4096], args[4400];
     Err e = {{0}};
     Dataset *ds = NULL;
-    const int S = 8, K = 2, D = 4;
 
     // a fresh shard carries Fletcher-32 on every numeric dataset, and verify says so
-    snprintf(dir, sizeof(dir), "%s/good", root);
-    mkdir(dir, 0777);
-    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture");
+    fixture(dir, sizeof(dir), "good");
     ds_shard_path(sh0, sizeof(sh0), dir, "train", 0, 2);
     for (const char *n = "images\0text_emb\0text_count\0labels\0"; *n; n += strlen(n) + 1)
         TU_CHECK(has_fletcher(sh0, n), "%s: /%s has no Fletcher-32 filter", sh0, n);
@@ -134,9 +140,7 @@ int main(int argc, char **argv) {
     printf("verify good      -> %s", outbuf);
 
     // image data: sample 3 of shard 1 (dataset index 5 + 3 = 8)
-    snprintf(dir, sizeof(dir), "%s/img", root);
-    mkdir(dir, 0777);
-    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture");
+    fixture(dir, sizeof(dir), "img");
     ds_shard_path(sh1, sizeof(sh1), dir, "train", 1, 2);
     flip_sample(sh1, "images", 3);
     const char *want_img[] = {sh1, "/images", "sample 3", "checksum", NULL};
@@ -170,9 +174,7 @@ int main(int argc, char **argv) {
     }
 
     // embedding data: sample 2 of shard 0. ds_open scans all embeddings, so opening fails already.
-    snprintf(dir, sizeof(dir), "%s/emb", root);
-    mkdir(dir, 0777);
-    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture");
+    fixture(dir, sizeof(dir), "emb");
     ds_shard_path(sh0, sizeof(sh0), dir, "train", 0, 2);
     flip_sample(sh0, "text_emb", 2);
     const char *want_emb[] = {sh0, "/text_emb", "sample 2", "checksum", NULL};
@@ -184,9 +186,7 @@ int main(int argc, char **argv) {
     printf("open emb         -> %s\n", e.msg);
 
     // /text_count (one chunk per shard): the error names the sample range of the chunk
-    snprintf(dir, sizeof(dir), "%s/count", root);
-    mkdir(dir, 0777);
-    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture");
+    fixture(dir, sizeof(dir), "count");
     ds_shard_path(sh1, sizeof(sh1), dir, "train", 1, 2);
     flip_sample(sh1, "text_count", 0);
     const char *want_cnt[] = {sh1, "/text_count", "samples 0..4", "checksum", NULL};
@@ -218,9 +218,7 @@ int main(int argc, char **argv) {
     printf("verify middle    -> %s", outbuf);
 
     // shards made before checksums: still read, every value intact; verify says there are none
-    snprintf(dir, sizeof(dir), "%s/old", root);
-    mkdir(dir, 0777);
-    TU_CHECK(fx_write(dir, "train", 2, 10, S, K, D, "enc") == 0, "fixture");
+    fixture(dir, sizeof(dir), "old");
     for (int s = 0; s < 2; s++) {
         ds_shard_path(sh0, sizeof(sh0), dir, "train", s, 2);
         strip_checksums(sh0);

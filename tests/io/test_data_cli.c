@@ -3,9 +3,8 @@
 // order, K = max count with padding), --text-emb rows in file order, and the bad inputs (file that is
 // not an image, caption file without lines, missing caption file, wrong --text-emb row count, a broken
 // shard under verify) each exit non-zero with a message naming the file.
-#include "data_fixture.h"  // stdio.h and stdlib.h first: jpeglib.h needs FILE and size_t
+#include "data_fixture.h"
 #include <hdf5.h>
-#include <jpeglib.h>
 #include <math.h>
 #include <png.h>
 #include <sys/stat.h>
@@ -40,29 +39,13 @@ static void write_png(const char *path, int w, int h, int seed) {
     free(rgb);
 }
 
+// rows of an RGB image held in ctx
+static void fill_rgb_rows(uint8_t *row, int w, int y, void *ctx) { memcpy(row, (uint8_t *)ctx + (size_t)y * w * 3, (size_t)w * 3); }
+
 static void write_jpeg(const char *path, int w, int h, int seed) {
     uint8_t *rgb = malloc((size_t)w * h * 3);
     pattern(rgb, w, h, seed);
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr err;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    FILE *f = fopen(path, "wb");
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 95, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = rgb + (size_t)c.next_scanline * w * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
+    fx_write_jpeg(path, w, h, 3, JCS_RGB, JCS_YCbCr, 0, 95, fill_rgb_rows, rgb);
     free(rgb);
 }
 

@@ -4,9 +4,8 @@
 //  - caption files must be UTF-8 without NUL bytes: an error names the file and the line;
 //  - CMYK and YCCK JPEGs (Adobe inverted and plain) decode to the right RGB, not "damaged";
 //  - numeric options of `ratlip data ...` are parsed strictly; every --help prints a clean usage.
-#include "data_fixture.h"  // stdio.h and stdlib.h first: jpeglib.h needs FILE and size_t
+#include "data_fixture.h"
 #include <hdf5.h>
-#include <jpeglib.h>
 #include <png.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,52 +51,23 @@ static void write_big_png(const char *path, int w, int h) {
     fclose(f);
 }
 
-// JPEG of w x h from rows made by fill(row, y): components nc in colour space in_cs, stored as jpeg_cs;
-// adobe: whether to write the Adobe marker (libjpeg writes one for CMYK/YCCK by default).
-static void write_jpeg(const char *path, int w, int h, int nc, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs,
-                       int adobe, int quality, void (*fill)(uint8_t *row, int w, int y)) {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr err;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    FILE *f = fopen(path, "wb");
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = nc;
-    c.in_color_space = in_cs;
-    jpeg_set_defaults(&c);
-    jpeg_set_colorspace(&c, jpeg_cs);
-    c.write_Adobe_marker = adobe ? TRUE : FALSE;
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    uint8_t *row = calloc((size_t)w * nc, 1);
-    while (c.next_scanline < c.image_height) {
-        fill(row, w, (int)c.next_scanline);
-        JSAMPROW r = row;
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
-    free(row);
-}
-
-static void fill_grey(uint8_t *row, int w, int y) { (void)y; memset(row, 128, (size_t)w); }
-static void fill_two(uint8_t *row, int w, int y) { (void)y; memset(row, 99, (size_t)w * 2); }
+static void fill_grey(uint8_t *row, int w, int y, void *ctx) { (void)y, (void)ctx; memset(row, 128, (size_t)w); }
+static void fill_two(uint8_t *row, int w, int y, void *ctx) { (void)y, (void)ctx; memset(row, 99, (size_t)w * 2); }
 
 // The colours the CMYK files encode: smooth, so JPEG keeps them within a few levels.
 static uint8_t want_rgb(int x, int y, int c) { return (uint8_t)(40 + x * 2 + y + c * 40); }  // <= 245
 // Adobe (Photoshop) CMYK is stored inverted: C' = 255 - C. With no black ink (K' = 255) and C = 255 - R,
 // the stored C' is R itself.
-static void fill_cmyk_adobe(uint8_t *row, int w, int y) {
+static void fill_cmyk_adobe(uint8_t *row, int w, int y, void *ctx) {
+    (void)ctx;
     for (int x = 0; x < w; x++) {
         for (int c = 0; c < 3; c++) row[x * 4 + c] = want_rgb(x, y, c);
         row[x * 4 + 3] = 255;
     }
 }
 // plain CMYK: C = 255 - R, K = 0
-static void fill_cmyk_plain(uint8_t *row, int w, int y) {
+static void fill_cmyk_plain(uint8_t *row, int w, int y, void *ctx) {
+    (void)ctx;
     for (int x = 0; x < w; x++) {
         for (int c = 0; c < 3; c++) row[x * 4 + c] = (uint8_t)(255 - want_rgb(x, y, c));
         row[x * 4 + 3] = 0;
@@ -173,7 +143,7 @@ int main(int argc, char **argv) {
 
     snprintf(p, sizeof(p), "%s/huge.jpg", img);
     t0 = now_s();
-    write_jpeg(p, 20000, 20000, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 10, fill_grey);
+    fx_write_jpeg(p, 20000, 20000, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 10, fill_grey, NULL);
     stat(p, &st);
     printf("20000x20000 JPEG: %ld bytes, written in %.2f s\n", (long)st.st_size, now_s() - t0);
     t0 = now_s();
@@ -192,7 +162,7 @@ int main(int argc, char **argv) {
 
     // the limit is an option: a 40x30 image passes the default, is refused under --max-pixels 1000
     snprintf(p, sizeof(p), "%s/small.jpg", img);
-    write_jpeg(p, 40, 30, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 90, fill_grey);
+    fx_write_jpeg(p, 40, 30, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 90, fill_grey, NULL);
     snprintf(q, sizeof(q), "%s/small.txt", cap);
     write_file(q, "grey\n", 5);
     TU_CHECK(image_load(p, &w, &h, &rgb, &e) == 0 && w == 40 && h == 30, "40x30 JPEG: %s", e.msg);
@@ -214,18 +184,18 @@ int main(int argc, char **argv) {
 
     // ---- CMYK / YCCK JPEGs ----
     snprintf(p, sizeof(p), "%s/cmyk_adobe.jpg", root);
-    write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_CMYK, 1, 95, fill_cmyk_adobe);
+    fx_write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_CMYK, 1, 95, fill_cmyk_adobe, NULL);
     TU_CHECK(cmyk_error(p, "CMYK (Adobe)") <= 12, "CMYK (Adobe inverted) decoded to the wrong colours");
     snprintf(p, sizeof(p), "%s/ycck_adobe.jpg", root);
-    write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_YCCK, 1, 95, fill_cmyk_adobe);
+    fx_write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_YCCK, 1, 95, fill_cmyk_adobe, NULL);
     TU_CHECK(cmyk_error(p, "YCCK (Adobe)") <= 12, "YCCK (Adobe inverted) decoded to the wrong colours");
     snprintf(p, sizeof(p), "%s/cmyk_plain.jpg", root);
-    write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_CMYK, 0, 95, fill_cmyk_plain);
+    fx_write_jpeg(p, 48, 32, 4, JCS_CMYK, JCS_CMYK, 0, 95, fill_cmyk_plain, NULL);
     TU_CHECK(cmyk_error(p, "CMYK (no Adobe)") <= 12, "plain CMYK decoded to the wrong colours");
 
     // a colour space libjpeg cannot name (2 channels): "unsupported", not "damaged"
     snprintf(p, sizeof(p), "%s/two.jpg", root);
-    write_jpeg(p, 16, 16, 2, JCS_UNKNOWN, JCS_UNKNOWN, 0, 90, fill_two);
+    fx_write_jpeg(p, 16, 16, 2, JCS_UNKNOWN, JCS_UNKNOWN, 0, 90, fill_two, NULL);
     TU_CHECK(image_load(p, &w, &h, &rgb, &e) == -1 && !rgb && strstr(e.msg, p) &&
                  strstr(e.msg, "unsupported JPEG colour space") && !strstr(e.msg, "damaged"),
              "2-channel JPEG: %s", e.msg);
@@ -263,7 +233,7 @@ int main(int argc, char **argv) {
     mkdir(img, 0777);
     mkdir(cap, 0777);
     snprintf(p, sizeof(p), "%s/a.jpg", img);
-    write_jpeg(p, 16, 16, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 90, fill_grey);
+    fx_write_jpeg(p, 16, 16, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, 0, 90, fill_grey, NULL);
     snprintf(q, sizeof(q), "%s/a.txt", cap);
     char out[300];
     snprintf(out, sizeof(out), "%s/capout", root);
