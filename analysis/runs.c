@@ -1,6 +1,7 @@
 // runs: the table of `ratlip analyze runs` (see analysis.h). Reads only files a run directory holds:
 // config.json (resolved config), status (one word), requeues (one line per Slurm requeue, written by
-// slurm/*.sbatch), metrics.h5 (/train/step, loss_d, loss_g; /eval/step, fid, kid, clip_score). A file that is missing
+// slurm/*.sbatch), metrics.h5 (/train/step, loss_d, loss_g; /eval/step, fid, kid, clip_score, r_precision,
+// diversity, acc_all: last, best and the step of the best; absent columns print "-"). A file that is missing
 // or unreadable leaves "-" in its cells; nothing here modifies a run.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -22,7 +23,7 @@ typedef struct {
     char dir[4096];
     char label[256];
     cJSON *config;        // flattened: {"train.lr_g": 0.0001, ...}; NULL when unreadable
-    char cells[MAX_KEYS + 16][64];
+    char cells[MAX_KEYS + 32][64];
 } Run;
 
 static int is_dir(const char *p) {
@@ -164,7 +165,7 @@ static int add_dir(const char *dir, Run **runs, int *n, int *cap, char keys[][12
 }
 
 static void print_table(FILE *out, int csv, int n_cols, const char (*head)[64], Run *runs, int n) {
-    int w[MAX_KEYS + 16];
+    int w[MAX_KEYS + 32];
     for (int c = 0; c < n_cols; c++) {
         w[c] = (int)strlen(head[c]);
         for (int i = 0; i < n; i++) {
@@ -229,8 +230,11 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
         }
     }
 
-    static const char *metric[3] = {"fid", "kid", "clip_score"};
-    char head[MAX_KEYS + 16][64];
+    // the /eval columns summarised, and whether higher is better
+    static const char *metric[] = {"fid", "kid", "clip_score", "r_precision", "diversity", "acc_all"};
+    static const int higher_better[] = {0, 0, 1, 1, 1, 1};
+    enum { N_METRICS = sizeof metric / sizeof metric[0] };
+    char head[MAX_KEYS + 32][64];
     int nc = 0;
     snprintf(head[nc++], 64, "run");
     for (int k = 0; k < n_keys; k++) snprintf(head[nc++], 64, "%.63s", keys[k]);
@@ -238,7 +242,7 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
     snprintf(head[nc++], 64, "status");
     snprintf(head[nc++], 64, "loss_d_last");
     snprintf(head[nc++], 64, "loss_g_last");
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < N_METRICS; m++) {
         snprintf(head[nc++], 64, "%s_last", metric[m]);
         snprintf(head[nc++], 64, "%s_best", metric[m]);
         snprintf(head[nc++], 64, "%s_best_step", metric[m]);
@@ -286,8 +290,8 @@ int analysis_runs(int n_dirs, char *const *dirs, int csv, FILE *out, Err *e) {
                 snprintf(r->cells[c++], 64, "-");
             free(v);
         }
-        for (int m = 0; m < 3; m++) {
-            Series s = series(path, metric[m], m == 2);
+        for (int m = 0; m < N_METRICS; m++) {
+            Series s = series(path, metric[m], higher_better[m]);
             if (s.have) {
                 snprintf(r->cells[c++], 64, "%.6g", s.last);
                 snprintf(r->cells[c++], 64, "%.6g", s.best);

@@ -36,8 +36,12 @@ void evalfeat_free(EvalFeat *f);   // the network too
 // One batch of nb <= f->batch generated samples, G in eval mode (BN running statistics):
 //   z [nb,Z], s [nb,T] → img [nb,3,S,S] (clamped, NaN → 0), feat [nb,2048], cosv [nb] = cos(CLIP_img(img), s)
 // (model.clip_remap applies inside the tower; CLIP's embed_dim must equal T, the caller checks).
+// Afterwards f->emb [nb,E] holds the images' CLIP embeddings (R-precision ranks captions by them).
 int evalfeat_generated(EvalFeat *f, const NetG *G, const ClipTower *clip, const real *z, const real *s, int nb,
                        int S, real *img, real *feat, real *cosv, Err *e);
 
 // nb <= f->batch dataset images hwc [nb,S,S,3] uint8 → feat [nb,2048].
 int evalfeat_images_u8(EvalFeat *f, const uint8_t *hwc, int nb, int S, real *feat, Err *e);
+// nb <= f->batch dataset images hwc [nb,S,S,3] uint8 → their CLIP embeddings emb [nb,E] (the real-image
+// ceiling of R-precision).
+int evalfeat_clip_u8(EvalFeat *f, const ClipTower *clip, const uint8_t *hwc, int nb, int S, real *emb, Err *e);

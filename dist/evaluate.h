@@ -16,6 +16,22 @@
 //   4. rank 0: FID against the reference statistics, KID (subsets), CLIP score ×100; keeps the first
 //      images and their captions (c->grid) for the report. The result is broadcast, so every rank sees
 //      the same EvalResult (and the same `improved` for the best checkpoint, which the caller keeps).
+//
+// Whether the pictures follow their captions (the same sample set, the same CLIP tower):
+//   R-precision (AttnGAN/DM-GAN/DF-GAN): each sample's CLIP image embedding ranks its own caption's
+//      embedding against 99 captions of other test images (core/condmetrics.h) (a pool of the first
+//      EVAL_RPREC_POOL test images, one Philox-chosen caption each; candidates drawn without replacement,
+//      per repeat); the top-1 rate, mean ± std over eval.rprec_repeats draws. The same for the dataset
+//      images of the samples with the same captions is the ceiling (computed at the first evaluation).
+//   Diversity per caption: eval.diversity_captions test captions × eval.diversity_samples noise vectors,
+//      the mean pairwise L2 distance of their Inception pool3 features; beside it the same over pairs of
+//      real test images with identical /labels (the reference statistics' features), when the dataset
+//      has labels. A generator that ignores its noise scores ~0.
+//   Attribute accuracy (labelled datasets with a fitted probe, `ratlip data probe`, io/probe_file.h): every
+//      rank classifies its samples of the main set with the probe; per attribute the share whose class is
+//      the label of the sample's dataset image (the caption's facts), and the share with all right. The
+//      probe's accuracy on the real test images is the ceiling beside it.
+//   Every figure is computed on rank 0 from features gathered in sample order: identical on any rank count.
 #pragma once
 #include <stdint.h>
 #include "core/err.h"
@@ -24,10 +40,12 @@
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/fidstats.h"
+#include "io/probe_file.h"
 
 #define EVAL_INCEPTION_SEED 20151205u   // the seeded network without weight files (stats and eval agree)
 #define EVAL_GRID_MAX 16                // images of the report's sample grid
 #define EVAL_CAPTION_MAX 512            // bytes of one grid caption
+#define EVAL_RPREC_POOL 4096            // test images whose captions can be drawn as candidates
 
 // Rank 0's first images of the last evaluation and their captions, for the report's grid.
 typedef struct {
@@ -52,6 +70,16 @@ typedef struct {
     double best_fid;            // lowest FID so far (rank 0 decides, all ranks know)
     int random_clip;            // the caller says the CLIP tower is seeded (reports say so)
     EvalGrid grid;              // rank 0, when out_dir is set
+    int rprec_repeats, div_captions, div_samples;   // eval.* (div_samples 0: no diversity)
+    // real-image ceilings, computed once (the first eval_run) and then kept; every rank holds them
+    int have_real;
+    double rprec_real, rprec_real_std, div_real;
+    long div_real_pairs;
+    // the attribute probe of the dataset (every rank), when `ratlip data probe` made one that fits the test split
+    int has_probe;
+    Probe probe;
+    ProbeReport probe_rep;
+    char probe_note[256];       // why there is no attribute accuracy ("" when there is)
 } EvalCtx;
 
 typedef struct {
@@ -62,6 +90,14 @@ typedef struct {
     double seconds;                         // from the start to the metrics (the report not counted)
     double eig_ratio;                       // min/max eigenvalue of the FID product (< 0: ill-conditioned)
     int ranks;                              // the world size it ran on
+    // conditioning (NaN where not computed)
+    double rprec, rprec_std;                // R-precision of the samples, top-1 rate in [0,1]
+    double rprec_real, rprec_real_std;      // ... of the dataset images with the same captions (ceiling)
+    int rprec_candidates;                   // mismatched captions per image (chance = 1/(1+this))
+    double div_gen, div_real;               // diversity per caption: samples, real images of equal labels
+    long div_real_pairs;                    // real pairs behind div_real (0: no labels or no equal pairs)
+    int n_attrs;                            // 0: no attribute probe
+    double attr_acc[PROBE_MAX_ATTRS], attr_all;   // samples classified as their captions say
 } EvalResult;
 
 // Builds the Inception network (weights from cfg->eval.inception_weights, else seeded random) and, on

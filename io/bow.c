@@ -87,29 +87,63 @@ static const float *cache_get(BowCache *c, const char *w, size_t n, uint64_t h) 
 
 // ASCII letters and digits, and every byte of a multi-byte UTF-8 character (kept as is, not lower-cased).
 static int is_word_byte(unsigned char b) { return b >= 0x80 || (b < 0x80 && isalnum(b)); }
+// Punctuation that ends a clause: word runs stop there.
+static int is_clause_end(unsigned char b) { return b == ',' || b == ';' || b == '.' || b == ':' || b == '!' || b == '?'; }
 
-int bow_embed(BowCache *c, const char *text, float *out) {
-    double acc[BOW_DIM] = {0};
+static void add_vector(BowCache *c, const char *s, size_t n, double weight, double *acc) {
     float tmp[BOW_DIM];
-    char word[256];
-    int words = 0;
+    const float *v = cache_get(c, s, n, bow_fnv1a64(s, n));
+    if (!v) {
+        bow_word_vector(s, n, tmp);
+        v = tmp;
+    }
+    for (int i = 0; i < BOW_DIM; i++) acc[i] += weight * v[i];
+}
+
+#define WORD_MAX 255   // longer words are hashed on their first 255 bytes
+
+int bow_embed_order(BowCache *c, int order, const char *text, float *out) {
+    double acc[BOW_DIM] = {0};
+    // the last `order` words of the current clause, newest last, each NUL-terminated
+    char recent[NGRAM_ORDER][WORD_MAX + 1];
+    size_t len[NGRAM_ORDER];
+    int in_run = 0, words = 0;
+    if (order < 1) order = 1;
+    if (order > NGRAM_ORDER) order = NGRAM_ORDER;
     const unsigned char *p = (const unsigned char *)text;
     while (*p) {
-        while (*p && !is_word_byte(*p)) p++;
+        while (*p && !is_word_byte(*p)) {
+            if (is_clause_end(*p)) in_run = 0;
+            p++;
+        }
         size_t n = 0;
-        // longer words are hashed on their first 255 bytes
+        char word[WORD_MAX + 1];
         while (*p && is_word_byte(*p)) {
-            if (n < sizeof(word) - 1) word[n++] = (char)tolower(*p);
+            if (n < WORD_MAX) word[n++] = (char)tolower(*p);
             p++;
         }
         if (!n) break;
-        const float *v = cache_get(c, word, n, bow_fnv1a64(word, n));
-        if (!v) {
-            bow_word_vector(word, n, tmp);
-            v = tmp;
-        }
-        for (int i = 0; i < BOW_DIM; i++) acc[i] += v[i];
+        word[n] = 0;
         words++;
+        add_vector(c, word, n, 1.0, acc);
+        if (order == 1) continue;
+        // shift the run window and add every run that ends in this word
+        if (in_run == order) in_run--;
+        memmove(recent[1], recent[0], (size_t)in_run * sizeof recent[0]);
+        memmove(len + 1, len, (size_t)in_run * sizeof len[0]);
+        memcpy(recent[0], word, n + 1);
+        len[0] = n;
+        in_run++;
+        char gram[NGRAM_ORDER * (WORD_MAX + 1)];
+        for (int k = 2; k <= in_run; k++) {   // the run recent[k-1] ... recent[0]
+            size_t g = 0;
+            for (int j = k - 1; j >= 0; j--) {
+                memcpy(gram + g, recent[j], len[j]);
+                g += len[j];
+                if (j) gram[g++] = ' ';
+            }
+            add_vector(c, gram, g, (double)k, acc);
+        }
     }
     double norm = 0;
     for (int i = 0; i < BOW_DIM; i++) norm += acc[i] * acc[i];
@@ -117,4 +151,22 @@ int bow_embed(BowCache *c, const char *text, float *out) {
     double scale = norm > 0 ? BOW_NORM / norm : 0;
     for (int i = 0; i < BOW_DIM; i++) out[i] = (float)(acc[i] * scale);
     return words;
+}
+
+int bow_embed(BowCache *c, const char *text, float *out) { return bow_embed_order(c, 1, text, out); }
+
+int bow_order_of(const char *encoder) {
+    if (!encoder) return 0;
+    if (!strcmp(encoder, BOW_NAME)) return 1;
+    if (!strcmp(encoder, NGRAM_NAME)) return NGRAM_ORDER;
+    return 0;
+}
+
+const char *bow_encoder_name(int order) {
+    return order == 1 ? BOW_NAME : order == NGRAM_ORDER ? NGRAM_NAME : NULL;
+}
+
+int bow_embed_named(BowCache *c, const char *encoder, const char *text, float *out) {
+    int order = bow_order_of(encoder);
+    return order ? bow_embed_order(c, order, text, out) : -1;
 }

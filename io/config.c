@@ -43,7 +43,8 @@ static const KeyDesc keys[] = {
     KI(train, rollback_window),
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
-    KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats),
+    KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats), KI(eval, rprec_repeats),
+    KI(eval, diversity_captions), KI(eval, diversity_samples),
     KF(clip, lr), KL(clip, steps), KI(clip, batch_per_rank), KF(clip, temperature), KF(clip, beta1),
     KF(clip, beta2), KF(clip, adam_eps), KI(clip, eval_every), KI(clip, eval_samples), KI(clip, ckpt_every),
 };
@@ -120,6 +121,9 @@ void config_defaults(Config *c) {
     c->dist.timeout_s = 300.0;
     c->dist.check_every = 100;
     c->eval.n_samples = 1000;
+    c->eval.rprec_repeats = 3;
+    c->eval.diversity_captions = 8;
+    c->eval.diversity_samples = 4;
     ClipTrainConfig *lc = &c->clip;
     lc->lr = 1e-3;     // the tiny recipe: ~1 min on 2 cores, retrieval ~20x chance on the synthetic set
     lc->steps = 40;
@@ -506,6 +510,12 @@ int config_validate(const Config *c, Err *e) {
     REQ(c->dist.timeout_s > 0, "dist.timeout_s", "must be positive, got %g", c->dist.timeout_s);
     REQ(c->dist.check_every >= 0, "dist.check_every", "must be >= 0 (0 = never), got %d", c->dist.check_every);
     REQ(c->eval.n_samples > 0, "eval.n_samples", "must be positive, got %d", c->eval.n_samples);
+    REQ(c->eval.rprec_repeats >= 1 && c->eval.rprec_repeats <= 100, "eval.rprec_repeats", "must be in 1..100, got %d",
+        c->eval.rprec_repeats);
+    REQ(c->eval.diversity_captions >= 1 && c->eval.diversity_captions <= 100000, "eval.diversity_captions",
+        "must be in 1..100000, got %d", c->eval.diversity_captions);
+    REQ(c->eval.diversity_samples == 0 || (c->eval.diversity_samples >= 2 && c->eval.diversity_samples <= 1000),
+        "eval.diversity_samples", "must be 0 (off) or 2..1000 (pairs need two), got %d", c->eval.diversity_samples);
     const ClipTrainConfig *lc = &c->clip;
     REQ(lc->lr > 0, "clip.lr", "must be positive, got %g", lc->lr);
     REQ(lc->steps >= 0, "clip.steps", "must be >= 0, got %ld", lc->steps);

@@ -85,6 +85,9 @@ typedef struct {
     int n_samples;             // generated images per evaluation
     char inception_weights[CFG_STR];
     char ref_stats[CFG_STR];
+    int rprec_repeats;         // R-precision: draws of the 99 mismatched captions (mean ± std over them)
+    int diversity_captions;    // diversity per caption: this many test captions ...
+    int diversity_samples;     // ... with this many noise vectors each (0: no diversity figure)
 } EvalConfig;
 
 // `ratlip clip train` (locked-text contrastive pretraining of the CLIP tower, core/lit.h)

@@ -26,6 +26,32 @@ void ds_trace_to(char *buf, size_t n) {
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+// Names in a label_names attribute ("a,b,c": 3), or -1 when one is empty ("a,,c", "a,").
+static int label_names_count(const char *s) {
+    if (!*s) return 0;
+    int n = 1;
+    const char *start = s;
+    for (const char *c = s;; c++)
+        if (*c == ',' || !*c) {
+            if (c == start) return -1;
+            if (!*c) break;
+            n++;
+            start = c + 1;
+        }
+    return n;
+}
+
+void ds_label_name(const DsInfo *info, int j, char *out, size_t n) {
+    const char *c = info->label_names;
+    for (int k = 0; k < j && *c; k++) {
+        c = strchr(c, ',');
+        c = c ? c + 1 : "";
+    }
+    size_t len = strcspn(c, ",");
+    if (!*c || !len) snprintf(out, n, "label%d", j);
+    else snprintf(out, n, "%.*s", (int)len, c);
+}
+
 // ======================================= writer =======================================
 
 struct DsWriter {
@@ -95,6 +121,11 @@ DsWriter *ds_writer_open(const char *path, const DsInfo *info, long n, Err *e) {
         err_set(e, "%s: bad shard geometry n=%ld S=%d K=%d D=%d L=%d (all must be positive)", path, n, S, K, D, L);
         return NULL;
     }
+    if (info->label_names[0] && label_names_count(info->label_names) != L) {
+        err_set(e, "%s: label_names '%s' must name the %d /labels columns, comma separated, none empty", path,
+                info->label_names, L);
+        return NULL;
+    }
     DsWriter *w = calloc(1, sizeof(*w));
     if (!w) { err_set(e, "%s: out of memory", path); return NULL; }
     snprintf(w->path, sizeof(w->path), "%s", path);
@@ -122,6 +153,7 @@ DsWriter *ds_writer_open(const char *path, const DsInfo *info, long n, Err *e) {
     bad |= attr_int(w->file, "n_captions", K);
     bad |= attr_str(w->file, "text_encoder", info->text_encoder);
     bad |= attr_str(w->file, "split", info->split);
+    if (info->label_names[0]) bad |= attr_str(w->file, "label_names", info->label_names);
     // images: one image per chunk, so a random read is one chunk read; no compression (photos barely
     // compress losslessly and gzip costs 5x at read time, spec/metrics-and-io.md 4.1)
     hsize_t idims[4] = {(hsize_t)n, (hsize_t)S, (hsize_t)S, 3}, chunk[4] = {1, (hsize_t)S, (hsize_t)S, 3};
@@ -551,6 +583,13 @@ static int shard_open(Shard *s, DsInfo *info, int *version, Err *e) {
         if (!stored) return err_set(e, "%s: dataset /labels stores less than its shape says: " DAMAGED_HINT, s->path);
         info->label_dim = (int)dims[1];
     }
+    if (H5Aexists(s->file, "label_names") > 0) {   // optional (older datasets have none)
+        if (read_attr_str(s->file, s->path, "label_names", info->label_names, sizeof(info->label_names), e))
+            return -1;
+        if (label_names_count(info->label_names) != info->label_dim)
+            return err_set(e, "%s: attribute label_names '%s' does not name the %d /labels columns (comma separated, "
+                              "none empty): " DAMAGED_HINT, s->path, info->label_names, info->label_dim);
+    }
     return 0;
 }
 
@@ -631,6 +670,7 @@ int ds_open(Dataset **out, const char *dir, const char *split, Err *e) {
                                : a->n_captions != info.n_captions             ? "n_captions"
                                : strcmp(a->text_encoder, info.text_encoder)   ? "text_encoder"
                                : a->label_dim != info.label_dim               ? "labels (present/columns)"
+                               : strcmp(a->label_names, info.label_names)     ? "label_names"
                                                                               : NULL;
             if (what) {
                 rc = err_set(e, "%s: %s disagrees with %s (shards from different datasets?)", s->path, what,

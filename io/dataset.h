@@ -8,7 +8,10 @@
 //   /captions    variable-length UTF-8 strings [N,K] ("" where absent)
 //   /labels      int32   [N,L]      optional (the synthetic set: shape, colour, background, size)
 // Root attributes: format_version, image_size (S), embed_dim (D), n_captions (K) as int32;
-// text_encoder, split as strings. Plain HDF5: h5dump and h5py read it without ratlip.
+// text_encoder, split as strings; optional label_names, a string naming the /labels columns in order,
+// comma separated ("shape,colour,background,size" in the synthetic set): written only with /labels, as
+// many names as columns. Shards without it (written before it existed) read as before, their columns named
+// label0..label<L-1> (ds_label_name). Plain HDF5: h5dump and h5py read it without ratlip.
 // Checksums: /images, /text_emb (one sample per chunk), /text_count and /labels (one chunk each) carry
 // HDF5's Fletcher-32 filter, so a damaged byte fails the read of its chunk, an error naming the shard and
 // the sample. /captions is not covered (its strings live in the heap). Shards written before 2026-12 have
@@ -31,7 +34,11 @@ typedef struct {
     int embed_dim;           // D
     char text_encoder[64];   // "bow", or the name of the precomputed embedding's encoder
     int label_dim;           // L; 0 = no /labels
+    char label_names[512];   // "name0,name1,..." (L names), or "" (attribute absent)
 } DsInfo;
+
+// Name of /labels column j into out: the j-th of info->label_names, or "label<j>" when there are none.
+void ds_label_name(const DsInfo *info, int j, char *out, size_t n);
 
 // "<dir>/<split>-<index:05d>-of-<count:05d>.h5"
 void ds_shard_path(char *out, size_t n, const char *dir, const char *split, int index, int count);

@@ -6,6 +6,10 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 
+// The checkpoint's extra scalar naming the text encoder of the training data: io/bow.h's run order
+// (1 bow, 3 ngram), 0 for precomputed embeddings (CLIP ...). Absent in checkpoints before 2026-12: bow.
+#define CKPT_TEXT_ENCODER_ORDER "text_encoder_order"
+
 typedef struct {
     const char *ckpt;          // checkpoint file
     const char *config_file;   // NULL: the config stored in the checkpoint

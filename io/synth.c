@@ -72,14 +72,15 @@ void synth_sample(uint64_t seed, int split, long i, int S, uint8_t *img, SynthLa
     snprintf(caps[4], SYNTH_CAPTION_LEN, "a %s %s of %s size against a plain %s backdrop", cn, sn, sz3, bn);
 }
 
-static int write_split(const char *dir, int split, int S, long n, uint64_t seed, int shards, BowCache *cache,
-                       Err *e) {
+static int write_split(const char *dir, int split, int S, long n, uint64_t seed, int shards, const char *encoder,
+                       BowCache *cache, Err *e) {
     const char *name = split == SYNTH_TRAIN ? "train" : "test";
     if (n <= 0) return 0;
     int ns = shards < 1 ? 1 : (shards > n ? (int)n : shards);
-    DsInfo info = {.image_size = S, .n_captions = SYNTH_K, .embed_dim = BOW_DIM, .label_dim = 4};
+    DsInfo info = {.image_size = S, .n_captions = SYNTH_K, .embed_dim = BOW_DIM, .label_dim = 4,
+                   .label_names = "shape,colour,background,size"};   // the order of lab[] below
     snprintf(info.split, sizeof(info.split), "%s", name);
-    snprintf(info.text_encoder, sizeof(info.text_encoder), "%s", BOW_NAME);
+    snprintf(info.text_encoder, sizeof(info.text_encoder), "%s", encoder);
     uint8_t *img = malloc((size_t)S * S * 3);
     float *emb = malloc((size_t)SYNTH_K * BOW_DIM * sizeof(float));
     if (!img || !emb) {
@@ -100,7 +101,7 @@ static int write_split(const char *dir, int split, int S, long n, uint64_t seed,
             const char *cp[SYNTH_K];
             synth_sample(seed, split, i, S, img, &L, caps);
             for (int k = 0; k < SYNTH_K; k++) {
-                bow_embed(cache, caps[k], emb + (size_t)k * BOW_DIM);
+                bow_embed_named(cache, encoder, caps[k], emb + (size_t)k * BOW_DIM);
                 cp[k] = caps[k];
             }
             int32_t lab[4] = {L.shape, L.colour, L.background, L.size};
@@ -114,14 +115,16 @@ static int write_split(const char *dir, int split, int S, long n, uint64_t seed,
     return rc;
 }
 
-int synth_write(const char *dir, int S, long ntrain, long ntest, uint64_t seed, int shards, Err *e) {
+int synth_write(const char *dir, int S, long ntrain, long ntest, uint64_t seed, int shards, const char *encoder, Err *e) {
+    if (!encoder) encoder = SYNTH_ENCODER;
+    if (!bow_order_of(encoder)) return err_set(e, "synth: text encoder '%s' is not built in (bow, ngram)", encoder);
     if (S < 8 || S > 4096) return err_set(e, "synth: --size %d outside 8..4096", S);
     if (ntrain < 0 || ntest < 0 || ntrain + ntest == 0)
         return err_set(e, "synth: --train %ld --test %ld: need at least one image", ntrain, ntest);
     if (fs_mkdir_p(dir, e)) return -1;
     BowCache *cache = bow_cache_new();
-    int rc = write_split(dir, SYNTH_TRAIN, S, ntrain, seed, shards, cache, e);
-    if (!rc) rc = write_split(dir, SYNTH_TEST, S, ntest, seed, shards, cache, e);
+    int rc = write_split(dir, SYNTH_TRAIN, S, ntrain, seed, shards, encoder, cache, e);
+    if (!rc) rc = write_split(dir, SYNTH_TEST, S, ntest, seed, shards, encoder, cache, e);
     bow_cache_free(cache);
     return rc;
 }

@@ -31,6 +31,9 @@ extern const char *const synth_shape_names[SYNTH_SHAPES];
 void synth_sample(uint64_t seed, int split, long i, int S, uint8_t *img, SynthLabel *label,
                   char captions[SYNTH_K][SYNTH_CAPTION_LEN]);
 
+#define SYNTH_ENCODER "ngram"   // the default text encoder (io/bow.h): bow cannot tell shape from background colour
+
 // Writes the dataset into dir (created if missing): ntrain/ntest images of side S, each split in
-// min(shards, n) shards, captions embedded with the bow encoder. A split with 0 images is not written.
-int synth_write(const char *dir, int S, long ntrain, long ntest, uint64_t seed, int shards, Err *e);
+// min(shards, n) shards, captions embedded with the built-in encoder `encoder` ("bow" or "ngram";
+// NULL: SYNTH_ENCODER). A split with 0 images is not written.
+int synth_write(const char *dir, int S, long ntrain, long ntest, uint64_t seed, int shards, const char *encoder, Err *e);

@@ -105,3 +105,46 @@ int textemb_read(const char *path, float **emb, long *n, int *D, char *encoder, 
     h5u_quiet_end(q);
     return rc;
 }
+
+int textemb_read_captions(const char *path, long n, char ***captions, Err *e) {
+    *captions = NULL;
+    H5Quiet q = h5u_quiet_begin();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int rc = f < 0 ? err_set(e, "%s: cannot open as HDF5", path) : 0;
+    if (!rc && H5Lexists(f, "captions", H5P_DEFAULT) <= 0) rc = 1;
+    hid_t d = rc ? -1 : H5Dopen2(f, "captions", H5P_DEFAULT);
+    if (!rc && d < 0) rc = err_set(e, "%s: dataset /captions: cannot open", path);
+    if (!rc) {
+        hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+        hsize_t dims[1];
+        if (H5Tget_class(t) != H5T_STRING || !H5Tis_variable_str(t))
+            rc = err_set(e, "%s: dataset /captions is not variable-length strings", path);
+        else if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) != 1 ||
+                 (long)dims[0] != n)
+            rc = err_set(e, "%s: dataset /captions does not hold one string per /text_emb row (%ld)", path, n);
+        char **v = rc ? NULL : calloc((size_t)n, sizeof(char *));
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        if (!rc && !v) rc = err_set(e, "%s: out of memory for %ld captions", path, n);
+        else if (!rc && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            rc = err_set(e, "%s: dataset /captions: read failed", path);
+        if (!rc) {   // own copies, so the caller frees with free() (HDF5 allocated these)
+            for (long i = 0; i < n; i++) {
+                char *c = strdup(v[i] ? v[i] : "");
+                H5free_memory(v[i]);
+                v[i] = c;
+            }
+            *captions = v;
+        } else {
+            free(v);
+        }
+        H5Tclose(mt);
+        H5Tclose(t);
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (f >= 0) H5Fclose(f);
+    h5u_quiet_end(q);
+    return rc;
+}

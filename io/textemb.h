@@ -18,3 +18,8 @@ int textemb_write(const char *path, const float *emb, long n, int D, const char 
 
 // *emb [*n, *D] malloc'd, every value checked finite; encoder[encoder_size] = the attribute or TEXTEMB_UNNAMED.
 int textemb_read(const char *path, float **emb, long *n, int *D, char *encoder, size_t encoder_size, Err *e);
+
+// /captions [n] into *captions (n malloc'd strings in a malloc'd array; free each, then the array).
+// Returns 1 with *captions NULL when the file has no /captions (files from other tools), -1 on error
+// (wrong type or row count: the file and dataset are named), 0 on success.
+int textemb_read_captions(const char *path, long n, char ***captions, Err *e);

@@ -1,4 +1,4 @@
-// cmd_data: `ratlip data synth|verify|import` — make, check and import datasets (io/dataset.h format).
+// cmd_data: `ratlip data synth|verify|import|probe` — make, check and import datasets (io/dataset.h format).
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -17,6 +17,8 @@
 #include "io/synth.h"
 #include "io/textemb.h"
 #include "io/fs.h"
+#include "io/probe_file.h"
+#include "core/kernels.h"
 #include "jobs/commands.h"
 #include "jobs/run.h"
 
@@ -25,15 +27,19 @@
 static const char synth_about[] =
     "Writes the built-in synthetic dataset: one shape (circle, square, triangle; small ~30% or large ~60%\n"
     "of the side) of one palette colour on a plain background of another, centre jittered by up to 10%,\n"
-    "mild noise; 5 captions per image in different phrasings, embedded with the `bow` encoder (D=512);\n"
+    "mild noise; 5 captions per image in different phrasings, embedded with the built-in `ngram` encoder\n"
+    "(D=512; --text-encoder bow for the order-blind bag of words of datasets before 2026-12);\n"
     "/labels = (shape, colour, background, size). Deterministic in --seed; each split is written in\n"
     "min(--shards, N) shards DIR/{train,test}-XXXXX-of-YYYYY.h5 (temp file, fsync, rename).\n";
 
 static int data_synth(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *encoder = NULL;
     long size, ntrain, ntest, seed, shards;
     const OptSpec opts[] = {
         OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "dataset directory (created)"),
+        OPT_CHOICE("text-encoder", 0, &encoder, 0, "ngram|bow", SYNTH_ENCODER,
+                   "caption embeddings: ngram (words + runs of 2-3 words: says which colour is the\n"
+                   "shape's) or bow (bag of words: 'red on blue' = 'blue on red')"),
         OPT_LONG("size", 0, &size, 0, 8, 4096, "64", "S", "image side in pixels"),
         OPT_LONG("train", 0, &ntrain, 0, 0, 100000000L, "10000", "N", "training images"),
         OPT_LONG("test", 0, &ntest, 0, 0, 100000000L, "1000", "N", "test images"),
@@ -46,13 +52,13 @@ static int data_synth(int argc, char **argv) {
     jobs_print_banner("data synth");
     Err e;
     double t0 = run_now_s();
-    if (synth_write(out, (int)size, ntrain, ntest, (uint64_t)seed, (int)shards, &e)) {
+    if (synth_write(out, (int)size, ntrain, ntest, (uint64_t)seed, (int)shards, encoder, &e)) {
         fprintf(stderr, "ratlip data synth: %s\n", e.msg);
         return 1;
     }
     double dt = run_now_s() - t0;
-    printf("wrote %ld train + %ld test images of %ldx%ld to %s in %.2f s (%.0f images/s)\n", ntrain, ntest, size,
-           size, out, dt, (ntrain + ntest) / dt);
+    printf("wrote %ld train + %ld test images of %ldx%ld to %s in %.2f s (%.0f images/s), text encoder %s\n", ntrain,
+           ntest, size, size, out, dt, (ntrain + ntest) / dt, encoder);
     return 0;
 }
 
@@ -294,13 +300,14 @@ static int data_import(int argc, char **argv) {
                  "/text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
                  "the order above, and within an image its non-blank lines in order. The encoder name\n"
                  "is taken from the file's root attribute text_encoder (else \"precomputed\")."),
-        OPT_CHOICE("text-encoder", 0, &encoder, 0, "bow", "bow", "embed the captions with the built-in bow encoder (without --text-emb)"),
+        OPT_CHOICE("text-encoder", 0, &encoder, 0, "ngram|bow", NGRAM_NAME,
+                   "without --text-emb: embed the captions with a built-in encoder, ngram (words and runs\n"
+                   "of 2-3 words: word order counts) or bow (bag of words, the default before 2026-12)"),
         {0}};
     const OptCommand cmd = {"data import", NULL, "Imports images with captions into the ratlip dataset format.\n", NULL,
                             opts};
     int prc = opt_parse(&cmd, argc, argv);
     if (prc != OPT_CONTINUE) return prc;
-    (void)encoder;  // bow is the only built-in encoder; --text-emb replaces it
     jobs_print_banner("data import");
     Err e;
     int rc = 0;
@@ -353,12 +360,12 @@ static int data_import(int argc, char **argv) {
         if ((rc = load_text_emb(embfile, total, &emb, &D, enc, sizeof(enc), &e))) goto done;
     } else {
         D = BOW_DIM;
-        snprintf(enc, sizeof(enc), "%s", BOW_NAME);
+        snprintf(enc, sizeof(enc), "%s", encoder);
         emb = malloc((size_t)total * D * sizeof(float));
         BowCache *bc = bow_cache_new();
         for (long i = 0; i < n; i++)
             for (int k = 0; k < items[i].count; k++) {
-                if (!bow_embed(bc, items[i].captions[k], emb + (size_t)(items[i].emb_row + k) * D))
+                if (!bow_embed_named(bc, encoder, items[i].captions[k], emb + (size_t)(items[i].emb_row + k) * D))
                     fprintf(stderr, "ratlip data import: warning: %s/%.*s.txt caption %d has no words (zero embedding)\n",
                             capdir, (int)(strrchr(items[i].name, '.') - items[i].name), items[i].name, k + 1);
             }
@@ -404,12 +411,73 @@ done:
     return rc ? 1 : 0;
 }
 
+// ------------------------------------------ probe ------------------------------------------
+
+static const char probe_about[] =
+    "Fits the attribute probe of a labelled dataset (core/probe.h: 3 strided convs, one softmax head per\n"
+    "/labels column) on its real train images, measures it on the real test images and caches it in\n"
+    "DIR/probe-<side>.h5 (io/probe_file.h), where evaluation code loads it to classify generated images.\n"
+    "The test accuracies it prints are the ceiling for generated images' accuracies. A cache fitted on\n"
+    "the same data with the same options is reused (and says so); a changed dataset is refitted.\n";
+
+static int data_probe(int argc, char **argv) {
+    const char *dir = NULL;
+    long side, epochs, max_images, threads, seed, shift;
+    int force = 0;
+    const OptSpec opts[] = {
+        OPT_ARG("DIR", &dir, OPT_REQ, "dataset directory with /labels (e.g. from `ratlip data synth`)"),
+        OPT_LONG("side", 0, &side, 0, PROBE_MIN_SIDE, PROBE_MAX_SIDE, "32", "P", "images are resized to PxP"),
+        OPT_LONG("epochs", 0, &epochs, 0, 1, 1000, "12", "N", "passes over the training images"),
+        OPT_LONG("max-images", 0, &max_images, 0, 1, 10000000L, "4000", "N",
+                 "train on at most N train images (a seeded random subset; 12 KiB each at P=32)"),
+        OPT_LONG("shift", 0, &shift, 0, 0, PROBE_MAX_SIDE / 2 - 1, "2", "N",
+                 "augmentation: training images moved by up to +-N pixels (at PxP); 0 = none"),
+        OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "init, subset and order"),
+        OPT_LONG("threads", 't', &threads, 0, 1, 1024, NULL, "T", "BLAS threads"),
+        OPT_FLAG("force", 0, &force, "refit even when the cache is current"),
+        {0}};
+    const OptCommand cmd = {"data probe", NULL, probe_about, NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    if (threads > 0) kern_set_threads((int)threads);
+    jobs_print_banner("data probe");
+    ProbeFitOptions o;
+    probe_fit_defaults(&o);
+    o.side = (int)side;
+    o.epochs = (int)epochs;
+    o.max_images = max_images;
+    o.seed = (uint64_t)seed;
+    o.shift = (int)shift;
+    o.log = stdout;
+    Probe p;
+    ProbeReport r;
+    Err e;
+    char path[4200], why[1100] = "";
+    int reused = 0;
+    if (probe_fit_cached(dir, &o, force, &p, &r, &reused, path, sizeof path, why, sizeof why, &e)) {
+        fprintf(stderr, "ratlip data probe: %s\n", e.msg);
+        return 1;
+    }
+    if (reused) printf("probe: reusing %s (current: same dataset fingerprint %s and options; --force refits)\n", path,
+                       r.fingerprint);
+    else printf("probe: fitted (%s) in %.1f s on %ld train images\n", why, r.fit_seconds, r.n_train);
+    printf("probe test accuracy on %ld real test images (chance = most frequent class):\n", r.n_test);
+    for (int a = 0; a < r.n_attrs; a++)
+        printf("  %-16s %.4f  (chance %.4f, %d classes)\n", r.names[a], r.test_accuracy[a], r.chance_accuracy[a],
+               p.n_classes[a]);
+    printf("  %-16s %.4f  (every attribute right)\n", "all", r.test_all);
+    printf("probe cached in %s\n", path);
+    probe_free(&p);
+    return 0;
+}
+
 int cmd_data(int argc, char **argv) {
     static const Command subs[] = {
         {"synth", data_synth, "write the built-in synthetic shapes dataset"},
         {"verify", data_verify, "check every shard of a dataset directory and print a summary"},
         {"import", data_import, "convert PNG/JPEG images with caption files into shards"},
         {"stats", cmd_data_stats, "Inception (FID) reference statistics of a split (jobs/cmd_eval.c)"},
+        {"probe", data_probe, "fit (or reuse) the attribute probe of a labelled dataset, cached in DIR"},
     };
     return opt_dispatch("data", "Make, check, import datasets of HDF5 shards (io/dataset.h) and their FID statistics.",
                         subs, (int)(sizeof subs / sizeof subs[0]), argc, argv);

@@ -110,11 +110,20 @@ int cmd_eval(int argc, char **argv) {
     EvalResult res;
     rc = eval_run(&ctx, &gan, !no_ema, &cfg, test, &res, &e);
     if (!rc) {   // rank 0's report (line, metrics, grid) may fail alone: everyone agrees on it
-        int report_rc = dp.rank == 0 ? eval_report(&ctx, &res, cfg.model.clip_remap, meta.step, m, &e) : 0;
+        int report_rc = dp.rank == 0 ? eval_report(&ctx, &res, cfg.model.clip_remap, meta.step, m, NULL, &e) : 0;
         rc = dp_agree(report_rc, dp_get_timeout(), &e);
     }
     if (!rc && dp.rank == 0) {
         printf("FID %.6f\nKID %.8f +- %.8f\nCLIP score %.4f\n", res.fid, res.kid, res.kid_std, res.clip_score);
+        printf("R-precision %.6f +- %.6f\nR-precision real %.6f +- %.6f\nR-precision chance %.6f\n", res.rprec,
+               res.rprec_std, res.rprec_real, res.rprec_real_std, 1.0 / (1 + res.rprec_candidates));
+        if (ctx.div_samples > 0) printf("diversity %.6f\ndiversity real %.6f (%ld pairs)\n", res.div_gen, res.div_real,
+                                        res.div_real_pairs);
+        for (int a = 0; a <= res.n_attrs && res.n_attrs; a++)
+            printf("accuracy %s %.6f (real images %.6f)\n", a < res.n_attrs ? ctx.probe_rep.names[a] : "all",
+                   a < res.n_attrs ? res.attr_acc[a] : res.attr_all,
+                   a < res.n_attrs ? ctx.probe_rep.test_accuracy[a] : ctx.probe_rep.test_all);
+        if (!res.n_attrs && ctx.probe_note[0]) printf("note: %s\n", ctx.probe_note);
         if (res.random_weights) printf("note: %s\n", FIDSTATS_RANDOM_NOTE);
         if (random_clip) printf("note: random-weight CLIP (model.clip_weights empty): the CLIP score is not meaningful\n");
     }

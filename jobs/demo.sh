@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The README's first quick-start command. On a fresh Debian 12 machine: installs the dependencies,
+# The README's first quick-start command. On a fresh Debian 12 machine: installs the dependencies
+# (tests/install-deps.sh demo: what the build and the demo need, not the test tools),
 # builds ratlip, makes the built-in synthetic dataset, trains a CLIP image tower on it (LiT, a minute or
 # two), then trains the tiny RATLIP on 2 MPI ranks for a few minutes. Everything lands in runs/demo/:
 #   data/            the synthetic dataset (HDF5 shards)
 #   clip.h5          the self-trained CLIP tower (+ clip.run/ with its metrics)
 #   ckpt-*.h5        GAN checkpoints          metrics.h5   losses, and the final evaluation (CLIP score,
 #                                             FID/KID on a seeded Inception: 64 samples, indicative only)
-#   samples/*.png    sample grids (fixed noise, test captions), train.log, status
+#   samples/         sample grids *.png (fixed noise, test captions), index.html: them with captions as text
+#   train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
 #   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 400), RATLIP_DEMO_RANKS (2)
 set -euo pipefail
@@ -15,7 +17,7 @@ out=${RATLIP_DEMO_DIR:-runs/demo}
 steps=${RATLIP_DEMO_STEPS:-400}
 ranks=${RATLIP_DEMO_RANKS:-2}
 
-tests/install-deps.sh
+tests/install-deps.sh demo   # the build's and the demo's packages only (tests/run.sh installs the rest)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target ratlip
 ratlip=build/ratlip
@@ -33,6 +35,9 @@ $ratlip data verify "$out/data"
 # FID reference statistics of the test split (the demo's Inception is seeded: its FID/KID are only
 # comparable between runs of this demo; the CLIP score uses the CLIP trained below and means something)
 ls "$out"/data/fid-stats-test-*.h5 >/dev/null 2>&1 || $ratlip data stats "$out/data" --split test
+# the attribute probe: a small CNN fitted on the real training images (cached next to the data); the
+# final evaluation asks it whether each sample shows the shape and colours its caption asked for
+$ratlip data probe "$out/data"
 
 if [ ! -f "$out/clip.h5" ]; then
   echo "== demo: training a CLIP image tower on the synthetic captions (LiT)"
@@ -44,7 +49,11 @@ echo "== demo: training RATLIP (tiny) on $ranks ranks for $steps steps"
 mpirun "${mpirun_flags[@]}" $ratlip train --config jobs/configs/tiny.json --set model.clip_weights="$out/clip.h5" \
   --data "$out/data" --run-dir "$out" --steps "$steps" --threads "$threads" --resume auto \
   --set train.sample_every=50 --set train.ckpt_every=50 --set train.log_every=10 \
-  --set train.eval_every="$steps" --set eval.n_samples=64
+  --set train.eval_every="$steps" --set eval.n_samples=256
 
-echo "== demo: done. Sample grids: $out/samples/ (latest: $(ls "$out"/samples/*.png | tail -1))"
+# does it follow the captions: the final evaluation's conditioning lines, each figure beside its ceiling
+echo "== demo: how well the samples follow their captions (final evaluation, 256 samples of test captions):"
+grep -E "^eval step [0-9]+: (R-precision|attributes|no attribute)" "$out/train.log" | tail -2 | sed 's/^/   /'
+echo "== demo: done. Sample grids: $out/samples/ (latest: $(ls "$out"/samples/*.png | tail -1));"
+echo "   with their captions: $out/samples/index.html"
 echo "   try: $ratlip sample --ckpt $(ls "$out"/ckpt-*.h5 | tail -1) --caption 'a large red circle on a blue background' --out $out/try"

@@ -7,8 +7,11 @@
 #include <string.h>
 #include "core/rng.h"
 #include "dist/sync.h"
+#include "io/bow.h"
+#include "io/dataset.h"
 #include "io/fault.h"
 #include "io/fs.h"
+#include "io/gridindex.h"
 #include "io/modeldims.h"
 #include "io/png.h"
 #include "io/runload.h"
@@ -88,9 +91,11 @@ static int nets(void *self, CkptNet *out) { return runload_ckpt_nets(&((Trainer 
 
 static void save_meta(void *self, Run *r, CkptMeta *m) {
     Trainer *t = self;
-    (void)r;
     ckpt_meta_set_double(m, "netG.num_batches_tracked", (double)t->gan.g.bn_batches_tracked);
     ckpt_meta_set_int(m, "random_clip", t->random_clip);
+    // which built-in encoder made the training captions' embeddings (io/bow.h: 1 bow, 3 ngram, 0 a
+    // precomputed one), so `ratlip sample` embeds new captions the same way
+    ckpt_meta_set_int(m, CKPT_TEXT_ENCODER_ORDER, bow_order_of(ds_info(r->train)->text_encoder));
 }
 
 // The task's scalars a checkpoint holds beside the tensors (at start, and after a rollback).
@@ -317,7 +322,7 @@ static int eval(void *self, Run *r, int *improved, Err *e) {
     int rc = eval_run(&t->ev, &t->gan, 1, &r->cfg, r->test, &res, e);
     kern_precision_fp32_end(bf16);
     if (rc) return -1;
-    if (r->dp.rank == 0 && eval_report(&t->ev, &res, r->cfg.model.clip_remap, r->step, r->metrics, e)) return -1;
+    if (r->dp.rank == 0 && eval_report(&t->ev, &res, r->cfg.model.clip_remap, r->step, r->metrics, r->log, e)) return -1;
     if (!res.improved) return 0;
     snprintf(r->best_ckpt, sizeof r->best_ckpt, "ckpt-%08lld.h5", (long long)r->step);
     run_say(r, "eval: best FID so far (%.3f): %s is kept as best\n", res.fid, r->best_ckpt);
@@ -359,6 +364,10 @@ static int samples(void *self, Run *r, Err *e) {
         rc = png_write_grid_real(path, img, n, S, S, rows, cols, capp, e);
         if (!rc) run_say(r, "samples: %s (%s G, captions of the %s split)\n", path, t->gan.has_ema ? "EMA" : "raw",
                          r->test ? "test" : "train");
+        // samples/index.html: the grids with their captions as text. Only a view: never fails the run.
+        Err ie = {{0}};
+        snprintf(path, sizeof path, "%s/samples", r->run_dir);
+        if (!rc && gridindex_update(path, &ie)) run_say(r, "samples: warning: %s\n", ie.msg);
     }
     free(z), free(s), free(img);
     return rc;

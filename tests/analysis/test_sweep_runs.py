@@ -112,15 +112,19 @@ with tempfile.TemporaryDirectory(prefix="ratlip_sweep_") as w:
         ev_steps = np.arange(10, n + 1, 10)
         fid = rng.uniform(20, 80, len(ev_steps)); kid = rng.uniform(0, 0.1, len(ev_steps)); cs = rng.uniform(0.2, 0.3, len(ev_steps))
         fid[0] = np.nan   # a NaN row is skipped
+        rp = rng.uniform(0, 1, len(ev_steps))   # R-precision: higher is better
         ld, lg = rng.normal(size=n), rng.normal(size=n)
         with h5py.File(os.path.join(rd, "metrics.h5"), "w") as f:
             f["train/step"] = steps.astype(np.int64); f["train/loss_d"] = ld; f["train/loss_g"] = lg
             f["eval/step"] = ev_steps.astype(np.int64); f["eval/fid"] = fid; f["eval/kid"] = kid; f["eval/clip_score"] = cs
+            if t == 0:   # runs before R-precision existed have no column: "-" in their cells
+                f["eval/r_precision"] = rp
         def best(v, mx):
             ok = ~np.isnan(v)
             i = np.flatnonzero(ok)[np.argmax(v[ok]) if mx else np.argmin(v[ok])]
             return v[ok][-1], v[i], ev_steps[i]
-        expect["trial-%04d" % t] = dict(steps="%d/40" % n, ld=ld[-1], lg=lg[-1], fid=best(fid, 0), kid=best(kid, 0), cs=best(cs, 1))
+        expect["trial-%04d" % t] = dict(steps="%d/40" % n, ld=ld[-1], lg=lg[-1], fid=best(fid, 0), kid=best(kid, 0), cs=best(cs, 1),
+                                     rp=best(rp, 1) if t == 0 else None)
     p = run("analyze", "runs", sw, "--csv")
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     check([r["run"] for r in rows] == ["trial-%04d" % t for t in range(4)], "analyze lists the 4 trials")
@@ -133,10 +137,13 @@ with tempfile.TemporaryDirectory(prefix="ratlip_sweep_") as w:
     for r in rows[:3]:
         e = expect[r["run"]]
         ok = r["steps"] == e["steps"] and close(r["loss_d_last"], e["ld"]) and close(r["loss_g_last"], e["lg"])
-        for col, key in (("fid", "fid"), ("kid", "kid"), ("clip_score", "cs")):
+        for col, key in (("fid", "fid"), ("kid", "kid"), ("clip_score", "cs"), ("r_precision", "rp")):
+            if e[key] is None:
+                ok = ok and r[col + "_last"] == "-" and r[col + "_best"] == "-"
+                continue
             last, b, bs = e[key]
             ok = ok and close(r[col + "_last"], last) and close(r[col + "_best"], b) and int(r[col + "_best_step"]) == bs
-        check(ok, "%s: steps, last losses, last/best/best-step of fid, kid, clip_score" % r["run"])
+        check(ok, "%s: steps, last losses, last/best/best-step of fid, kid, clip_score, r_precision" % r["run"])
     check(rows[3]["steps"] == "0" and rows[3]["fid_best"] == "-", "not-started trial: 0 steps, no metrics")
     p = run("analyze", "runs", os.path.join(sw, "runs", "trial-0000"), os.path.join(sw, "runs", "trial-0002"))
     head = p.stdout.splitlines()[0].split()
@@ -149,9 +156,19 @@ with tempfile.TemporaryDirectory(prefix="ratlip_sweep_") as w:
     p = subprocess.run([sys.executable, os.path.join(src, "analysis", "plot_metrics.py"), *runs, "--out",
                         os.path.join(w, "plots")], capture_output=True, text=True)
     pngs = sorted(os.path.basename(x) for x in p.stdout.split())
-    want = sorted(["train_loss_d.png", "train_loss_g.png", "eval_fid.png", "eval_kid.png", "eval_clip_score.png"])
+    want = sorted(["train_loss_d.png", "train_loss_g.png", "eval_fid.png", "eval_kid.png", "eval_clip_score.png",
+                   "eval_r_precision.png"])
     check(p.returncode == 0 and pngs == want, "plot_metrics.py writes %s (got %s %s)" % (want, pngs, p.stderr[-200:]))
     check(all(open(os.path.join(w, "plots", x), "rb").read(8) == b"\x89PNG\r\n\x1a\n" for x in pngs), "the plots are PNG files")
+
+    # plot_quality.py: the learning-curve table (one row per eval step) and one PNG with the runs overlaid
+    q = os.path.join(w, "quality.png")
+    p = subprocess.run([sys.executable, os.path.join(src, "analysis", "plot_quality.py"),
+                        os.path.join(runs[0], "metrics.h5") + ":a", os.path.join(runs[1], "metrics.h5") + ":b",
+                        "--out", q, "--cpu", "test cpu"], capture_output=True, text=True)
+    rows_a = [l for l in p.stdout.split("\n\nb\n")[0].splitlines() if l.startswith("| ") and l[2].isdigit()]
+    check(p.returncode == 0 and len(rows_a) == 4 and os.path.exists(q) and open(q, "rb").read(8) == b"\x89PNG\r\n\x1a\n",
+          "plot_quality.py: a table row per eval step and a PNG (%s %s)" % (p.stdout[-300:], p.stderr[-300:]))
 
 print("test_sweep_runs: %d failure(s)" % failures)
 sys.exit(1 if failures else 0)

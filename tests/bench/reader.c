@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
     Err e;
     int reuse = argc > 3 && !strcmp(argv[3], "reuse");
     double t0 = now_s();
-    if (!reuse && synth_write(dir, 64, n, 0, 1, 4, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    if (!reuse && synth_write(dir, 64, n, 0, 1, 4, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     double t_synth = now_s() - t0;
     Dataset *ds;
     t0 = now_s();

@@ -17,10 +17,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 grep -q "$NOTE" "$W/stats.log" || fail "data stats does not say '$NOTE'"
 STATS="$W/data/fid-stats-test-inception_fid.h5"
 [ -f "$STATS" ] || fail "no $STATS"
+# the attribute probe (a quick one: 8 training images, 2 epochs): attribute accuracy joins the report
+"$RATLIP" data probe "$W/data" --epochs 2 --threads 1 > "$W/probe.log" || { cat "$W/probe.log"; fail "data probe"; }
 "$MK" "$W/run/ckpt-00000005.h5" 7
 
 for np in 1 2 3; do
+  # diversity: 3 captions x 2 noise vectors (6 more images through Inception, not the default 32)
   $MPIRUN -np $np "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data" --n 6 --threads 1 \
+      --set eval.diversity_captions=3 --set eval.diversity_samples=2 \
       --out "$W/out$np" > "$W/eval$np.log" 2>&1 || { cat "$W/eval$np.log"; fail "eval on $np ranks"; }
   cat "$W/eval$np.log"
   grep -q "$NOTE" "$W/eval$np.log" || fail "eval log ($np ranks) does not say '$NOTE'"
@@ -34,7 +38,12 @@ def values(np):
     t = open("%s/eval%d.log" % (w, np)).read()
     return dict(fid=float(re.search(r"^FID (\S+)", t, re.M).group(1)),
                 kid=float(re.search(r"^KID (\S+)", t, re.M).group(1)),
-                clip=float(re.search(r"^CLIP score (\S+)", t, re.M).group(1)))
+                clip=float(re.search(r"^CLIP score (\S+)", t, re.M).group(1)),
+                rprec=float(re.search(r"^R-precision (\S+)", t, re.M).group(1)),
+                rprec_real=float(re.search(r"^R-precision real (\S+)", t, re.M).group(1)),
+                diversity=float(re.search(r"^diversity (\S+)", t, re.M).group(1)),
+                diversity_real=float(re.search(r"^diversity real (\S+)", t, re.M).group(1)),
+                **{"acc_" + m.group(1): float(m.group(2)) for m in re.finditer(r"^accuracy (\S+) (\S+)", t, re.M)})
 v = {np: values(np) for np in (1, 2, 3)}
 worst = 0.0
 for np in (2, 3):
@@ -48,7 +57,21 @@ for np in (2, 3):
         worst = max(worst, rel)
         if rel > 1e-6:
             sys.exit("FAIL: %s on %d ranks %.10g vs 1 rank %.10g (rel %.2e)" % (k, np, v[np][k], v[1][k], rel))
-print("ok   rank-count invariance: FID/KID/CLIP score on 1, 2, 3 ranks agree, worst rel diff %.2e" % worst)
+print("ok   rank-count invariance: FID/KID/CLIP score/R-precision/diversity on 1, 2, 3 ranks agree, worst rel diff %.2e"
+      % worst)
+# R-precision is a rate over the 6 samples, with chance 1/(1+candidates): the test split has 8 images
+chance = float(re.search(r"^R-precision chance (\S+)", open("%s/eval1.log" % w).read(), re.M).group(1))
+assert abs(chance - 1 / 8) < 1e-6, "R-precision chance %r (8 test images: 7 candidates)" % chance
+for k in ("rprec", "rprec_real"):
+    # the mean over eval.rprec_repeats = 3 draws of a rate over 6 samples: a multiple of 1/18
+    assert 0 <= v[1][k] <= 1 and abs(v[1][k] * 18 - round(v[1][k] * 18)) < 1e-4, "%s %r: not k/18" % (k, v[1][k])
+assert v[1]["diversity"] > 0, "diversity %r: the samples of a caption are identical" % v[1]["diversity"]
+# attribute accuracy: shares of the 6 samples (each attribute and "all"), one per /labels column of the synthetic set
+accs = sorted(k for k in v[1] if k.startswith("acc_"))
+assert accs == ["acc_all", "acc_background", "acc_colour", "acc_shape", "acc_size"], "accuracy lines %r" % accs
+for k in accs:
+    assert abs(v[1][k] * 6 - round(v[1][k] * 6)) < 1e-4, "%s %r is not a share of 6 samples" % (k, v[1][k])
+assert v[1]["acc_all"] <= min(v[1][k] for k in accs), "all attributes right more often than one of them"
 print("     1 rank: FID %.6f KID %.8f CLIP %.4f" % (v[1]["fid"], v[1]["kid"], v[1]["clip"]))
 for np in (1, 3):
     with h5py.File("%s/out%d/metrics.h5" % (w, np), "r") as f:
@@ -66,6 +89,9 @@ for np in (1, 3):
         if "random-weight features: not comparable to published FID" not in note:
             sys.exit("FAIL: /eval attribute features_note = %r" % note)
         assert g["n_samples"][0] == 6
+        for col, key in (("r_precision", "rprec"), ("r_precision_real", "rprec_real"), ("diversity", "diversity"),
+                         ("acc_shape", "acc_shape"), ("acc_all", "acc_all")):
+            assert abs(g[col][0] - v[np][key]) <= 1e-6 * max(1.0, abs(g[col][0])), "metrics /eval/%s" % col
 print("ok   metrics.h5 /eval: step 5, fid/kid/clip_score as printed, features_note labels random weights")
 # a statistics file that claims other weights, for the refusal checks
 with h5py.File("%s/data/fid-stats-test-inception_fid.h5" % w, "r") as src, h5py.File("%s/other.h5" % w, "w") as dst:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "io/bow.h"
 #include "io/image.h"
+#include "io/textemb.h"
 #include "testutil.h"
 
 static const char *ratlip;
@@ -101,9 +102,10 @@ int main(int argc, char **argv) {
     TU_CHECK(run(args) == 0, "import failed: %s", outbuf);
     snprintf(args, sizeof(args), "data verify %s", out);
     TU_CHECK(run(args) == 0 && strstr(outbuf, "train 6 images in 2 shards") && strstr(outbuf, "test 2 images") &&
-                 strstr(outbuf, "K=3") && strstr(outbuf, "encoder bow"), "verify after import: %s", outbuf);
+                 strstr(outbuf, "K=3") && strstr(outbuf, "encoder ngram"), "verify after import: %s", outbuf);
     printf("verify: %s", outbuf);
-    // every image: pixels = image_resize_crop(decoded file); captions in order, blank lines dropped; bow rows
+    // every image: pixels = image_resize_crop(decoded file); captions in order, blank lines dropped; ngram rows
+    // (the default encoder)
     Err e;
     int found = 0;
     for (int sp = 0; sp < 2; sp++) {
@@ -130,7 +132,7 @@ int main(int argc, char **argv) {
                 float emb[BOW_DIM], ref[BOW_DIM] = {0};
                 ds_read_caption(ds, idx, k, got, sizeof(got), &e);
                 TU_CHECK(!strcmp(got, k < n ? want[k] : ""), "a%d caption %d: '%s'", i, k, got);
-                if (k < n) bow_embed(NULL, want[k], ref);
+                if (k < n) bow_embed_named(NULL, NGRAM_NAME, want[k], ref);
                 TU_CHECK(ds_read_emb(ds, idx, k, emb, &e) == 0 && !memcmp(emb, ref, sizeof(emb)), "a%d emb %d", i, k);
             }
             snprintf(p, sizeof(p), "%s/a%d.%s", img, i, i == 4 || i == 5 ? "jpg" : "png");
@@ -261,7 +263,7 @@ int main(int argc, char **argv) {
     TU_CHECK(run("text-embed 'A red circle!'") == 0, "text-embed: %s", outbuf);
     {
         float ref[BOW_DIM];
-        bow_embed(NULL, "a red circle", ref);
+        bow_embed_named(NULL, NGRAM_NAME, "a red circle", ref);
         char *s = outbuf;
         int bad = 0, n = 0;
         for (; n < BOW_DIM; n++) {
@@ -280,9 +282,28 @@ int main(int argc, char **argv) {
         size_t n;
         float *v = tu_read_f32(p, "text_emb", &n);
         float ref[BOW_DIM];
-        bow_embed(NULL, "two captions", ref);
+        bow_embed_named(NULL, NGRAM_NAME, "two captions", ref);
         TU_CHECK(n == 2 * BOW_DIM && !memcmp(v + BOW_DIM, ref, sizeof(ref)), "text-embed file content");
         free(v);
+    }
+    // the order-blind encoder on request, and its name in the file
+    snprintf(args, sizeof(args), "text-embed 'one caption' 'two captions' --text-encoder bow --out %s", p);
+    TU_CHECK(run(args) == 0 && strstr(outbuf, "(bow,"), "text-embed --text-encoder bow: %s", outbuf);
+    {
+        size_t n;
+        float *v = tu_read_f32(p, "text_emb", &n);
+        float ref[BOW_DIM];
+        bow_embed(NULL, "two captions", ref);
+        TU_CHECK(n == 2 * BOW_DIM && !memcmp(v + BOW_DIM, ref, sizeof(ref)), "text-embed bow file content");
+        free(v);
+        float *emb = NULL;
+        long rows;
+        int D;
+        char enc[64];
+        Err te;
+        TU_CHECK(textemb_read(p, &emb, &rows, &D, enc, sizeof enc, &te) == 0 && !strcmp(enc, BOW_NAME),
+                 "text_encoder attribute '%s'", enc);
+        free(emb);
     }
     TU_CHECK(run("text-embed '...'") == 1, "caption without words accepted");
     fx_rmdir(root);

@@ -73,7 +73,7 @@ has "\-\-format wants one of torch" || fail "choice: $(cat "$W/out")"
 
 # ---- --help / -h of every command and subcommand ----
 for c in train sample eval fid config "config show" ckpt "ckpt info" "ckpt verify" "ckpt diff" "ckpt export" \
-         data "data synth" "data import" "data verify" "data stats" text-embed clip "clip train" sweep \
+         data "data synth" "data import" "data verify" "data stats" "data probe" text-embed clip "clip train" sweep \
          "sweep expand" analyze "analyze runs"; do
   for h in --help -h; do
     # shellcheck disable=SC2086
@@ -94,7 +94,7 @@ has "usage: ratlip" || fail "ratlip --help"
 
 # ---- unknown options and subcommands, malformed lines: exit 2 naming the culprit ----
 for c in train sample eval fid "config show" "ckpt info" "ckpt verify" "ckpt diff" "ckpt export" "data synth" \
-         "data import" "data verify" "data stats" text-embed "clip train" "sweep expand" "analyze runs"; do
+         "data import" "data verify" "data stats" "data probe" text-embed "clip train" "sweep expand" "analyze runs"; do
   # shellcheck disable=SC2086
   run 2 $c --no-such-option
   has "ratlip $c: unknown option '--no-such-option'" || fail "ratlip $c --no-such-option: $(cat "$W/out")"
