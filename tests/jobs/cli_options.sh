@@ -117,6 +117,12 @@ run 2 sweep expand s.json --out "$W/o" --quiet=1        # a flag takes no value
 has "\-\-quiet takes no value" || fail "flag with a value: $(cat "$W/out")"
 [ -e "$W/never" ] && fail "a refused command line created a run directory"
 
+# ---- every shipped config is valid (a bad key or an inconsistent model fails here, not in a user's job) ----
+for f in "$(dirname "$0")"/../../jobs/configs/*.json; do
+  run 0 config show "$f"
+  has '"name"' || fail "config show $f: $(head -3 "$W/out")"
+done
+
 # ---- valid command lines still work ----
 run 0 data synth --out "$W/data" --train=16 --test 4 --size 32 --seed=3 --shards 2
 [ "$(ls "$W/data"/train-*.h5 2>/dev/null | wc -l)" = 2 ] || fail "data synth --shards 2 wrote $(ls "$W/data")"
