@@ -9,6 +9,8 @@
 #include "dist/watch.h"
 #include "io/fault.h"
 
+static int gather_places(DpInfo *info, Err *e);
+
 const char *dp_mpi_strerror(int rc, char *buf, int len) {
     int n = 0;
     if (MPI_Error_string(rc, buf, &n) != MPI_SUCCESS) snprintf(buf, (size_t)len, "MPI error %d", rc);
@@ -159,7 +161,7 @@ int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e)
              "data-parallel: %d rank%s on %d node%s (%s per node), %d thread%s per rank (%s), launched by %s",
              info->size, info->size == 1 ? "" : "s", info->n_nodes, info->n_nodes == 1 ? "" : "s", per_node,
              info->threads, info->threads == 1 ? "" : "s", info->threads_from, dp_launcher_name(info->launcher));
-    return 0;
+    return gather_places(info, e);
 }
 
 void dp_finalize(DpInfo *info) {
@@ -172,6 +174,102 @@ void dp_finalize(DpInfo *info) {
     dp_guard_begin("MPI_Finalize", dp_get_timeout());   // it waits for every rank
     MPI_Finalize();
     dp_guard_end();
+}
+
+static char (*g_hosts)[64];   // [g_n_hosts] world rank -> host name
+static int g_n_hosts;
+
+const char *dp_host_of(int world_rank) {
+    return g_hosts && world_rank >= 0 && world_rank < g_n_hosts ? g_hosts[world_rank] : NULL;
+}
+
+// "a-b" or "a" into out
+static void range_str(char *out, size_t len, int a, int b) {
+    if (a == b) snprintf(out, len, "%d", a);
+    else snprintf(out, len, "%d-%d", a, b);
+}
+
+void dp_nodes_line(const DpRankPlace *p, int size, char *out, size_t len) {
+    size_t used = (size_t)snprintf(out, len, "nodes:");
+    int n_nodes = 0, shown = 0, bad = 0;
+    char problems[256] = "";
+    unsigned char *done = calloc((size_t)size, 1);
+    if (!done) {
+        snprintf(out, len, "nodes: (out of memory)");
+        return;
+    }
+    // count the nodes first (to abbreviate)
+    for (int r = 0; r < size; r++) n_nodes += p[r].local_rank == 0;
+    for (int r = 0; r < size; r++) {
+        if (done[r]) continue;
+        // every rank with this host name, in world order
+        int count = 0, hi = r, contiguous = 1, prev = r - 1, leaders = 0, threads_min = p[r].threads,
+            threads_max = p[r].threads;
+        unsigned long long local_seen = 0;
+        for (int q = r; q < size; q++) {
+            if (done[q] || strcmp(p[q].host, p[r].host)) continue;
+            done[q] = 1;
+            contiguous &= q == prev + 1;
+            prev = hi = q;
+            count++;
+            leaders += p[q].local_rank == 0;
+            if (p[q].local_rank < 64) local_seen |= 1ull << p[q].local_rank;
+            if (p[q].threads < threads_min) threads_min = p[q].threads;
+            if (p[q].threads > threads_max) threads_max = p[q].threads;
+        }
+        int consistent = leaders == 1 && p[r].local_size == count &&
+                         (count > 64 || local_seen == (count == 64 ? ~0ull : (1ull << count) - 1));
+        if (!consistent && !bad++)
+            snprintf(problems, sizeof problems, " | note: host %s: %d ranks, %d local rank 0s, local size %d "
+                     "(two nodes with one host name, or a launcher that disagrees with MPI)",
+                     p[r].host, count, leaders, p[r].local_size);
+        if (shown < 6 || n_nodes <= 8 || (n_nodes - shown) <= 2) {
+            char ranks[48], thr[24];
+            if (contiguous) range_str(ranks, sizeof ranks, r, hi);
+            else snprintf(ranks, sizeof ranks, "%d..%d (%d, not contiguous)", r, hi, count);
+            range_str(thr, sizeof thr, threads_min, threads_max);
+            if (used < len)
+                used += (size_t)snprintf(out + used, len - used, "%s %s ranks %s (%d local, %s thread%s each)",
+                                         shown ? ";" : "", p[r].host, ranks, count, thr,
+                                         threads_max == 1 ? "" : "s");
+        } else if (shown == 6 && used < len) {
+            used += (size_t)snprintf(out + used, len - used, "; ... (%d nodes in all)", n_nodes);
+        }
+        shown++;
+    }
+    if (used < len && problems[0]) snprintf(out + used, len - used, "%s", problems);
+    free(done);
+}
+
+// Every rank's place, gathered everywhere (host names for messages about missing ranks); rank 0
+// formats the layout line.
+static int gather_places(DpInfo *info, Err *e) {
+    DpRankPlace me;
+    memset(&me, 0, sizeof me);
+    if (gethostname(me.host, sizeof me.host - 1)) snprintf(me.host, sizeof me.host, "rank%d-host", info->rank);
+    me.local_rank = info->local_rank;
+    me.local_size = info->local_size;
+    me.threads = info->threads;
+    DpRankPlace *all = calloc((size_t)info->size, sizeof *all);
+    char (*hosts)[64] = calloc((size_t)info->size, sizeof *hosts);
+    if (!all || !hosts) {
+        free(all), free(hosts);
+        return err_set(e, "dist/rank: rank %d: out of memory for %d ranks' places", info->rank, info->size);
+    }
+    dp_guard_begin("start-up (gathering host names)", dp_get_timeout());
+    int rc = MPI_Allgather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, MPI_COMM_WORLD);
+    dp_guard_end();
+    if (rc != MPI_SUCCESS) {
+        free(all), free(hosts);
+        return err_set(e, "dist/rank: rank %d: gathering host names failed", info->rank);
+    }
+    for (int r = 0; r < info->size; r++) memcpy(hosts[r], all[r].host, sizeof hosts[r]);
+    free(g_hosts);
+    g_hosts = hosts;
+    g_n_hosts = info->size;
+    if (info->rank == 0) dp_nodes_line(all, info->size, info->nodes, sizeof info->nodes);
+    free(all);
+    return 0;
 }
 
 _Noreturn void dp_abort(const char *msg, int code) {

@@ -23,6 +23,7 @@ typedef struct {
     MPI_Comm world;              // MPI_COMM_WORLD (errors return)
     MPI_Comm node;               // ranks on this node
     char startup[256];           // rank 0's start-up line (without the BLAS kernel; the caller adds it)
+    char nodes[1024];            // rank 0's node layout line: each node's name, ranks, local ranks, threads
 } DpInfo;
 
 // Starts MPI and fills info. explicit_threads > 0 (from --threads) wins over the environment.
@@ -43,6 +44,20 @@ int dp_threads_per_rank(int explicit_threads, const char *slurm_cpus_per_task, c
 // else singleton. *expected_size is the world size the launcher promised (0 when unknown).
 DpLauncher dp_detect_launcher(int *expected_size);
 const char *dp_launcher_name(DpLauncher l);
+
+// The host name of a world rank, gathered at start-up (NULL before dp_init, or out of range): messages
+// about missing ranks name their nodes.
+const char *dp_host_of(int world_rank);
+
+// The node layout line from every rank's (host, local rank, local size, threads), world order:
+// "nodes: node1 ranks 0-1 (local 0-1, 1 thread each); node2 ranks 2-3 (...)", more than 8 nodes
+// abbreviated; inconsistencies (a host whose ranks' local ranks are not 0..n-1, two MPI nodes with one
+// host name) are named. Pure, for the tests.
+typedef struct {
+    char host[64];
+    int local_rank, local_size, threads;
+} DpRankPlace;
+void dp_nodes_line(const DpRankPlace *places, int size, char *out, size_t len);
 
 // Text of an MPI error code, for messages.
 const char *dp_mpi_strerror(int rc, char *buf, int len);

@@ -23,7 +23,21 @@ int dp_arrival_init(DpArrival *a, MPI_Comm comm, Err *e) {
     a->recv_val = calloc((size_t)a->size, sizeof(long));
     a->reqs = malloc(2 * (size_t)a->size * sizeof(MPI_Request));
     a->arrived = calloc((size_t)a->size, 1);
-    if (!a->recv_val || !a->reqs || !a->arrived) return err_set(e, "dist/watch: out of memory for %d ranks", a->size);
+    a->world_rank = malloc((size_t)a->size * sizeof(int));
+    if (!a->recv_val || !a->reqs || !a->arrived || !a->world_rank)
+        return err_set(e, "dist/watch: out of memory for %d ranks", a->size);
+    MPI_Group g, gw;
+    MPI_Comm_group(a->comm, &g);
+    MPI_Comm_group(MPI_COMM_WORLD, &gw);
+    for (int i = 0; i < a->size; i++) a->world_rank[i] = i;
+    int *members = malloc((size_t)a->size * sizeof(int));
+    if (members) {
+        for (int i = 0; i < a->size; i++) members[i] = i;
+        MPI_Group_translate_ranks(g, a->size, members, gw, a->world_rank);
+        free(members);
+    }
+    MPI_Group_free(&g);
+    MPI_Group_free(&gw);
     for (int i = 0; i < 2 * a->size; i++) a->reqs[i] = MPI_REQUEST_NULL;
     return 0;
 }
@@ -35,6 +49,7 @@ void dp_arrival_free(DpArrival *a) {
     free(a->recv_val);
     free(a->reqs);
     free(a->arrived);
+    free(a->world_rank);
     memset(a, 0, sizeof(*a));
 }
 
@@ -65,6 +80,35 @@ int dp_arrival_missing(const DpArrival *a, char *buf, size_t len) {
         if (used < len) used += (size_t)snprintf(buf + used, len - used, "%s%d", n ? ", " : "", p);
         n++;
     }
+    // the nodes of the missing ranks, each with how many of its ranks are missing: a whole node gone
+    // (crashed, unreachable) reads differently from one stuck rank
+    int listed = 0;
+    for (int p = 0; p < a->size && n > 0; p++) {
+        const char *host = a->arrived[p] ? NULL : dp_host_of(a->world_rank ? a->world_rank[p] : p);
+        if (!host) continue;
+        int first = 1;
+        for (int q = 0; q < p && first; q++)   // listed already?
+            first = a->arrived[q] || !dp_host_of(a->world_rank ? a->world_rank[q] : q) ||
+                    strcmp(dp_host_of(a->world_rank ? a->world_rank[q] : q), host);
+        if (!first) continue;
+        int missing = 0, total = 0;
+        for (int q = 0; q < a->size; q++) {
+            const char *h = dp_host_of(a->world_rank ? a->world_rank[q] : q);
+            if (!h || strcmp(h, host)) continue;
+            total++;
+            missing += !a->arrived[q];
+        }
+        if (used < len) {
+            if (missing == total)
+                used += (size_t)snprintf(buf + used, len - used, "%snode %s: all %d of its rank%s", listed ? "; " : " (",
+                                         host, total, total == 1 ? "" : "s");
+            else
+                used += (size_t)snprintf(buf + used, len - used, "%snode %s: %d of its %d ranks", listed ? "; " : " (",
+                                         host, missing, total);
+        }
+        listed++;
+    }
+    if (listed && used < len) snprintf(buf + used, len - used, ")");
     return n;
 }
 
@@ -123,7 +167,7 @@ int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, co
         if (deadline > 0 && now > deadline) {
             g_stalled = 1;
             if (waited_s) *waited_s = now - t0;
-            char missing[512] = "unknown (no arrival tracking)";
+            char missing[900] = "unknown (no arrival tracking)";
             int n_missing = a ? dp_arrival_missing(a, missing, sizeof missing) : -1;
             if (n_missing == 0) snprintf(missing, sizeof missing, "none (all arrived; the transfer itself is stuck)");
             return err_set(e, "%s: not complete after %.1f s on rank %d; ranks not arrived: %s (hint: those ranks "

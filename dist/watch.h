@@ -23,6 +23,7 @@ typedef struct {
     long *recv_val;            // [size]
     MPI_Request *reqs;         // [2*size]: receives then sends; MPI_REQUEST_NULL for self / completed
     unsigned char *arrived;    // [size]
+    int *world_rank;           // [size]: MPI_COMM_WORLD rank of each member (for host names)
     int posted;                // a post is in flight
 } DpArrival;
 
@@ -30,7 +31,8 @@ int dp_arrival_init(DpArrival *a, MPI_Comm comm, Err *e);  // dups comm; collect
 void dp_arrival_free(DpArrival *a);
 // Announces "this rank reached wait point #seq" to every peer.
 int dp_arrival_post(DpArrival *a, Err *e);
-// Comma list of ranks whose arrival has not come, into buf; returns how many.
+// Comma list of ranks whose arrival has not come, then the nodes they are on ("2, 3 (node node2: all
+// 2 of its ranks)"), into buf; returns how many ranks.
 int dp_arrival_missing(const DpArrival *a, char *buf, size_t len);
 
 // Waits for reqs[0..n) and for every peer's arrival (posted by the caller with dp_arrival_post),

@@ -39,7 +39,7 @@ static const KeyDesc keys[] = {
     KI(train, batch_per_rank), KL(train, steps), KF(train, lr_g), KF(train, lr_d), KF(train, beta1),
     KF(train, beta2), KF(train, adam_eps), KF(train, sim_weight), KF(train, magp_weight), KF(train, magp_p),
     KF(train, ema_decay), KL(train, seed), KI(train, log_every), KI(train, ckpt_every), KI(train, sample_every),
-    KI(train, eval_every), KI(train, keep_last), KI(train, threads), KS(train, precision), KF(train, loss_bound), KI(train, max_rollbacks),
+    KI(train, eval_every), KI(train, keep_last), KB(train, ckpt_async), KI(train, threads), KS(train, precision), KF(train, loss_bound), KI(train, max_rollbacks),
     KI(train, rollback_window),
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
@@ -109,6 +109,7 @@ void config_defaults(Config *c) {
     t->sample_every = 200;
     t->eval_every = 0;
     t->keep_last = 3;
+    t->ckpt_async = 1;
     t->threads = 0;
     snprintf(t->precision, sizeof t->precision, "fp32");
     t->loss_bound = 1e6;   // GAN losses here are O(1-10); 1e6 is a run that has left the rails

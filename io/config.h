@@ -57,6 +57,7 @@ typedef struct {
     double ema_decay;          // 0 disables EMA
     long seed;
     int log_every, ckpt_every, sample_every, eval_every, keep_last;
+    int ckpt_async;            // rank 0 stages a copy and a thread writes it while training goes on
     int threads;               // 0 = auto
     // "fp32" or "bf16": convolutions and large GEMMs with bf16 inputs and fp32 accumulation, where the
     // CPU has AMX or avx512_bf16 (elsewhere fp32, with a start-up line); core/kernels.h

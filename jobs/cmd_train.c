@@ -11,7 +11,8 @@ static const char train_about[] =
     "own slice of every global batch (global batch = train.batch_per_rank x ranks).\n";
 static const char train_epilog[] =
     "Every train.log_every steps rank 0 prints a progress line and appends to metrics.h5; every\n"
-    "train.ckpt_every steps it writes ckpt-<step>.h5 (the last train.keep_last are kept) and every\n"
+    "train.ckpt_every steps it writes ckpt-<step>.h5 (the last train.keep_last are kept; in the\n"
+    "background while training goes on unless train.ckpt_async=false) and every\n"
     "train.sample_every steps samples/step-<step>.png. SIGUSR1 or SIGTERM (e.g. Slurm's --signal) makes all\n"
     "ranks stop at the next step boundary, write a checkpoint and exit with status 3 (preempted);\n"
     "rerun with --resume auto to continue bit-exactly. A rank that stalls or dies ends the job within\n"

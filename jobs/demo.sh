@@ -10,12 +10,15 @@
 #   samples/         sample grids *.png (fixed noise, test captions), index.html: them with captions as text
 #   train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
-#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 400), RATLIP_DEMO_RANKS (2)
+#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 700), RATLIP_DEMO_RANKS (2),
+#   RATLIP_DEMO_CONFIG (jobs/configs/demo.json: the tiny model at 32x32, EMA 0.995, a 100-step CLIP; the
+#   recipe tests/bench/quality.sh measures; jobs/configs/tiny.json is the 64x64 one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${RATLIP_DEMO_DIR:-runs/demo}
-steps=${RATLIP_DEMO_STEPS:-400}
+steps=${RATLIP_DEMO_STEPS:-700}
 ranks=${RATLIP_DEMO_RANKS:-2}
+config=${RATLIP_DEMO_CONFIG:-jobs/configs/demo.json}
 
 tests/install-deps.sh demo   # the build's and the demo's packages only (tests/run.sh installs the rest)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -28,8 +31,9 @@ mpirun_flags=(-np "$ranks")
 [ "$(nproc)" -lt "$ranks" ] && mpirun_flags+=(--oversubscribe)
 threads=$(( $(nproc) / ranks )); [ "$threads" -lt 1 ] && threads=1
 
+size=$($ratlip config show "$config" | grep -m1 '"image_size"' | tr -dc '0-9')
 if ! ls "$out"/data/train-*.h5 >/dev/null 2>&1; then
-  $ratlip data synth --out "$out/data" --size 64 --train 4000 --test 256 --seed 1
+  $ratlip data synth --out "$out/data" --size "$size" --train 4000 --test 256 --seed 1
 fi
 $ratlip data verify "$out/data"
 # FID reference statistics of the test split (the demo's Inception is seeded: its FID/KID are only
@@ -41,12 +45,12 @@ $ratlip data probe "$out/data"
 
 if [ ! -f "$out/clip.h5" ]; then
   echo "== demo: training a CLIP image tower on the synthetic captions (LiT)"
-  mpirun "${mpirun_flags[@]}" $ratlip clip train --config jobs/configs/tiny.json --data "$out/data" \
+  mpirun "${mpirun_flags[@]}" $ratlip clip train --config "$config" --data "$out/data" \
     --out "$out/clip.h5" --run-dir "$out/clip.run" --threads "$threads" --resume auto
 fi
 
 echo "== demo: training RATLIP (tiny) on $ranks ranks for $steps steps"
-mpirun "${mpirun_flags[@]}" $ratlip train --config jobs/configs/tiny.json --set model.clip_weights="$out/clip.h5" \
+mpirun "${mpirun_flags[@]}" $ratlip train --config "$config" --set model.clip_weights="$out/clip.h5" \
   --data "$out/data" --run-dir "$out" --steps "$steps" --threads "$threads" --resume auto \
   --set train.sample_every=50 --set train.ckpt_every=50 --set train.log_every=10 \
   --set train.eval_every="$steps" --set eval.n_samples=256

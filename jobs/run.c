@@ -130,6 +130,7 @@ static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
     snprintf(what, sizeof what, "%s | %s", task->name, r->dp.startup);
     if (r->dp.rank == 0) jobs_print_banner(what);
     if (r->log) fprintf(r->log, "ratlip %s | BLAS %s | %s\n", task->name, kern_backend_name(), r->dp.startup);
+    if (r->dp.n_nodes > 1) run_say(r, "%s\n", r->dp.nodes);   // one node: the start-up line says it all
     return run_agree(r, r->dp.rank == 0 ? remove_stale_tmp(r, e) : 0, e);
 }
 
@@ -266,6 +267,7 @@ static int run_setup(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
     r->ckpt_step = -1;
     if (setup_config(r, task, a, e)) return -1;
     const Config *c = &r->cfg;
+    if (r->dp.rank == 0 && c->train.ckpt_async) r->writer = ckpta_new();   // NULL (no memory): written directly
     kern_set_threads(a->threads > 0 ? r->dp.threads : c->train.threads > 0 ? c->train.threads : r->dp.threads);
     if (setup_run_dir(r, task, e)) return -1;
     if (run_agree(r, task->init(task->self, r, e), e)) return -1;
@@ -273,16 +275,60 @@ static int run_setup(Run *r, const RunTask *task, const RunArgs *a, Err *e) {
     if (setup_resume(r, task, a->resume, &res, e) || setup_reader_metrics(r, &res, e)) return -1;
     if (task->restore) task->restore(task->self, r, &res);
     if (run_agree(r, task->start(task->self, r, &res, e), e)) return -1;
+    if (r->writer) {   // the staging buffers now, not at the first checkpoint
+        CkptNet nets[RUN_MAX_NETS];
+        int n = task->nets(task->self, nets);
+        if (ckpta_reserve(r->writer, nets, n))
+            run_say(r, "checkpoint: no memory for the staging copy now; the first checkpoint will try again\n");
+    }
     r->t_start = run_now_s();
     return 0;
 }
 
 // ---------------------------------------------------------------- the loop
 
-// Rank 0 writes ckpt-<step>.h5 and applies retention; every rank agrees on the outcome.
+// Rank 0: a background checkpoint write that finished says so; a failed one is remembered until the
+// next agreement point (writer_rc), which fails the run with it: its error names the file, and the
+// earlier checkpoints are untouched.
+static void collect_write(Run *r, const CkptAsyncDone *d) {
+    if (!d->collected) return;
+    if (!d->failed) {
+        char waited[64] = "";
+        if (d->wait_s >= 0.05) snprintf(waited, sizeof waited, "; the run waited %.1f s for it", d->wait_s);
+        run_say(r, "checkpoint: %s (staged in %.2f s, written in the background in %.1f s%s)\n", d->path,
+                r->ckpt_stage_s, d->write_s, waited);
+        return;
+    }
+    r->write_failed = 1;
+    snprintf(r->write_err, sizeof r->write_err, "checkpoint of step %lld not written: %s (the earlier checkpoints "
+             "are kept)", (long long)d->step, d->msg);
+    run_say(r, "%s\n", r->write_err);
+}
+
+static void poll_writer(Run *r) {
+    if (!r->writer) return;
+    CkptAsyncDone d;
+    ckpta_poll(r->writer, &d);
+    collect_write(r, &d);
+}
+
+// Rank 0: waits for the write in flight; -1 (e set) when it, or an earlier one, failed.
+static int drain_writer(Run *r, Err *e) {
+    if (r->writer) {
+        CkptAsyncDone d;
+        ckpta_wait(r->writer, &d);
+        collect_write(r, &d);
+    }
+    return r->write_failed ? err_set(e, "%s", r->write_err) : 0;
+}
+
+// Rank 0 writes ckpt-<step>.h5 and applies retention; every rank agrees on the outcome. With
+// train.ckpt_async rank 0 only stages a copy here and a thread writes it while training goes on
+// (io/ckpt_async.h); its "checkpoint:" line comes when the file is complete.
 static int run_checkpoint(Run *r, const RunTask *task, Err *e) {
     int rc = 0;
-    if (r->dp.rank == 0) {
+    if (r->dp.rank == 0) rc = drain_writer(r, e);   // one write at a time
+    if (!rc && r->dp.rank == 0) {
         CkptNet nets[RUN_MAX_NETS];
         int n = task->nets(task->self, nets);
         CkptMeta meta;
@@ -299,22 +345,31 @@ static int run_checkpoint(Run *r, const RunTask *task, Err *e) {
         task->save_meta(task->self, r, &meta);
         char path[1100];
         ckpt_path(path, sizeof path, r->run_dir, r->step);
-        rc = ckpt_save(path, nets, n, &meta, e);
-        if (!rc && ckpt_retain(r->run_dir, r->cfg.train.keep_last, r->best_ckpt[0] ? r->best_ckpt : NULL, e) < 0)
-            rc = -1;
-        if (!rc) run_say(r, "checkpoint: %s\n", path);
+        const char *best = r->best_ckpt[0] ? r->best_ckpt : NULL;
+        double t0 = run_now_s();
+        if (r->writer) {
+            rc = ckpta_begin(r->writer, path, nets, n, &meta, r->run_dir, r->cfg.train.keep_last, best, e);
+            r->ckpt_stage_s = run_now_s() - t0;
+        } else {
+            rc = ckpt_save(path, nets, n, &meta, e);
+            if (!rc && ckpt_retain(r->run_dir, r->cfg.train.keep_last, best, e) < 0) rc = -1;
+            if (!rc) run_say(r, "checkpoint: %s (written in %.1f s)\n", path, run_now_s() - t0);
+        }
     }
     if (run_agree(r, rc, e)) return -1;
     r->ckpt_step = r->step;
     return 0;
 }
 
-// Any rank got SIGUSR1/SIGTERM: all stop here with one checkpoint of this step.
+// Any rank got SIGUSR1/SIGTERM: all stop here with one checkpoint of this step, on disk before exit.
 static int run_preempt(Run *r, const RunTask *task, Err *e) {
-    int written = r->ckpt_step == r->step;   // e.g. the signal came while this step's checkpoint was written
+    // a checkpoint still being written is finished first (e.g. the signal came during its write)
+    if (run_agree(r, r->dp.rank == 0 ? drain_writer(r, e) : 0, e)) return 1;
+    int written = r->ckpt_step == r->step;
     run_say(r, "stop requested (signal): %s step %lld and exiting with status %d\n",
             written ? "already checkpointed at" : "checkpointing at", (long long)r->step, RATLIP_EXIT_PREEMPTED);
     if (!written && run_checkpoint(r, task, e)) return 1;
+    if (run_agree(r, r->dp.rank == 0 ? drain_writer(r, e) : 0, e)) return 1;
     run_status(r, "preempted");
     return RATLIP_EXIT_PREEMPTED;
 }
@@ -325,7 +380,12 @@ static int after_step(Run *r, const RunTask *task, Err *e) {
     void *self = task->self;
     int64_t k = r->step;
     int last = k == s->steps, best = 0;
-    if ((every(s->log_every, k) || last) && run_agree(r, task->progress(self, r, e), e)) return -1;
+    if (r->dp.rank == 0) poll_writer(r);
+    if (every(s->log_every, k) || last) {
+        int rc = task->progress(self, r, e);   // collective: every rank runs it
+        if (!rc && r->write_failed) rc = err_set(e, "%s", r->write_err);   // a background write failed
+        if (run_agree(r, rc, e)) return -1;
+    }
     if ((every(s->check_every, k) || last) && run_agree(r, task->check(self, r, e), e)) return -1;
     if ((every(s->eval_every, k) || (last && s->eval_at_end)) && run_agree(r, task->eval(self, r, &best, e), e))
         return -1;
@@ -365,7 +425,7 @@ static int run_rollback(Run *r, const RunTask *task, Err *e) {
                "will be skipped (rollback %d of at most %d within %d steps)\n",
             (long long)bad, why, (long long)bad, recent, tc->max_rollbacks, tc->rollback_window);
     RunResume res;
-    if (setup_resume(r, task, "auto", &res, e)) return -1;
+    if (run_agree(r, r->dp.rank == 0 ? drain_writer(r, e) : 0, e) || setup_resume(r, task, "auto", &res, e)) return -1;
     if (!res.found || r->step >= bad)
         return err_set(e, "step %lld diverged (%s) and there is no earlier checkpoint to roll back to (hint: lower "
                           "train.lr_g / train.lr_d, or checkpoint more often with train.ckpt_every)",
@@ -405,6 +465,8 @@ static int run_loop(Run *r, const RunTask *task, Err *e) {
         }
         if (run_agree(r, rc, e) || after_step(r, task, e)) return 1;
     }
+    // the last checkpoint is on disk before the run says it finished
+    if (run_agree(r, r->dp.rank == 0 ? drain_writer(r, e) : 0, e)) return 1;
     if (run_agree(r, task->finish(task->self, r, e), e)) return 1;
     run_status(r, "finished");
     return 0;
@@ -432,6 +494,11 @@ int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
     install_stop_signals();
     dp_on_stall(on_stall, r);
     int status = run_setup(r, task, a, &e) ? 1 : run_loop(r, task, &e);
+    if (status == 1 && r->writer) {   // a checkpoint being written is still a good one: let it land
+        CkptAsyncDone d;
+        ckpta_wait(r->writer, &d);
+        collect_write(r, &d);
+    }
     if (status == 1) {
         // after a timed-out collective MPI cannot finish cleanly: end the job as stalled (exit 4)
         if (dp_stalled()) dp_stall_abort(e.msg);
@@ -441,6 +508,7 @@ int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
     }
     dp_on_stall(NULL, NULL);
     task->free(task->self);
+    ckpta_free(r->writer);
     run_free(r);
     dp_finalize(&r->dp);
     free(r);

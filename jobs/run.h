@@ -19,6 +19,7 @@
 #include "dist/agree.h"
 #include "dist/rank.h"
 #include "io/ckpt.h"
+#include "io/ckpt_async.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/metrics.h"
@@ -69,6 +70,12 @@ typedef struct {
     int64_t step, start_step;  // iterations done; where this process started
     int64_t ckpt_step;         // step of the last checkpoint this process wrote (-1: none)
     char best_ckpt[64];        // file name retention always keeps ("" = none)
+    // train.ckpt_async (rank 0): the background checkpoint writer; a write that failed is remembered
+    // here until the next agreement point fails the run with it
+    CkptAsync *writer;
+    int write_failed;
+    char write_err[1100];
+    double ckpt_stage_s;       // the pause of the last background checkpoint (its copy into staging)
     double t_start;            // when this process started stepping (run_now_s)
     RunSchedule sched;
     // divergence watchdog: one entry per rollback, the step that diverged; that step skips one global

@@ -22,7 +22,9 @@ tests=(hdf5-tools
        # libFuzzer targets (tests/fuzz, label fuzz): clang and its fuzzer/sanitizer runtimes
        clang-14 libclang-rt-14-dev
        # Slurm tests (tests/slurm) and metric plots (analysis/plot_metrics.py)
-       munge slurmctld slurmd slurm-client libpmix-dev python3-matplotlib)
+       munge slurmctld slurmd slurm-client libpmix-dev python3-matplotlib
+       # the multi-node harness (tests/cluster: network namespaces, a UTS namespace per node)
+       iproute2 util-linux)
 case $mode in
   demo) pkgs=("${build[@]}") ;;
   all) pkgs=("${build[@]}" "${tests[@]}") ;;

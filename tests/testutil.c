@@ -237,3 +237,19 @@ double tu_gemm_entry(int ta, int tb, int i, int j, int K, const float *A, int ld
     if (sumsq) *sumsq = q;
     return s;
 }
+
+void tu_fill_param_state(ParamSet *ps, uint64_t seed) {
+    RngKey k = rng_key(seed, RNG_INIT);
+    rng_fill_normal(ps->data, ps->total, 0, 1, k, 1);
+    rng_fill_normal(ps->adam_m, ps->n_trainable, 0, 0.1f, k, 2);
+    rng_fill_uniform(ps->adam_v, ps->n_trainable, 0, 0.01f, k, 3);
+    ps->adam_step = (long)seed * 3 + 1;
+}
+
+int tu_same_param_state(const ParamSet *a, const ParamSet *b, int with_adam) {
+    int ok = a->total == b->total && !memcmp(a->data, b->data, a->total * sizeof(real));
+    if (with_adam)
+        ok = ok && !memcmp(a->adam_m, b->adam_m, a->n_trainable * sizeof(real)) &&
+             !memcmp(a->adam_v, b->adam_v, a->n_trainable * sizeof(real)) && a->adam_step == b->adam_step;
+    return ok;
+}

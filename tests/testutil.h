@@ -103,6 +103,12 @@ real *tu_randn(size_t n, uint64_t seed, uint64_t stream);
 void tu_gan_build(Gan *gan, TuGanInputs *in, const Config *cfg, int B);
 void tu_gan_inputs_free(TuGanInputs *in);
 
+// A network's whole state for checkpoint tests: values N(0,1), Adam moments (m N(0,0.1), v U[0,0.01))
+// and adam_step from seed.
+void tu_fill_param_state(ParamSet *ps, uint64_t seed);
+// 1 when the values (and, with_adam, the Adam moments and step) are equal byte for byte.
+int tu_same_param_state(const ParamSet *a, const ParamSet *b, int with_adam);
+
 // Entry (i, j) of op(A)·op(B) in double for a row-major GEMM as kern_gemm takes it (trans flags, leading
 // dimensions), each input first passed through round_in when given (e.g. to bf16); *sumsq (may be NULL)
 // = Σ (a·b)², the q of tu_sum_bound.

@@ -49,6 +49,10 @@ static void run_case(Case *c, CaseFn fn, void *ctx) {
         real *buf[MAXBUF];
         for (int i = 0; i < c->nbuf; i++) buf[i] = copy(c->init[i], c->len[i]);
         kern_set_threads(threads[t]);
+        // the vendor GEMMs (attention's projections) at one thread, as in the iteration below: OpenBLAS
+        // splits some shapes' reductions by thread (its Haswell core did here, on an AMD EPYC with the
+        // OPENBLAS_CORETYPE=Haswell preset), which would hide what this test is about: ratlip's own splits
+        openblas_set_num_threads(1);
         fn(buf, ctx);
         for (int i = 0; i < c->nbuf; i++) {
             if (t == 0) {

@@ -38,22 +38,6 @@ static void make_d(ParamSet *ps) {
     params_finalize(ps);
 }
 
-static void fill(ParamSet *ps, uint64_t seed) {
-    RngKey k = rng_key(seed, RNG_INIT);
-    rng_fill_normal(ps->data, ps->total, 0, 1, k, 1);
-    rng_fill_normal(ps->adam_m, ps->n_trainable, 0, 0.1f, k, 2);
-    rng_fill_uniform(ps->adam_v, ps->n_trainable, 0, 0.01f, k, 3);
-    ps->adam_step = (long)seed * 3 + 1;
-}
-
-static int same_bytes(const ParamSet *a, const ParamSet *b, int with_adam) {
-    int ok = a->total == b->total && !memcmp(a->data, b->data, a->total * sizeof(real));
-    if (with_adam)
-        ok = ok && !memcmp(a->adam_m, b->adam_m, a->n_trainable * sizeof(real)) &&
-             !memcmp(a->adam_v, b->adam_v, a->n_trainable * sizeof(real)) && a->adam_step == b->adam_step;
-    return ok;
-}
-
 static void sentinel(ParamSet *ps) {
     for (size_t i = 0; i < ps->total; i++) ps->data[i] = 7.0f;
     for (size_t i = 0; i < ps->n_trainable; i++) ps->adam_m[i] = ps->adam_v[i] = 7.0f;
@@ -134,9 +118,9 @@ int main(int argc, char **argv) {
     make_g(&g, 0);
     make_d(&d);
     make_g(&ema, 0);
-    fill(&g, 1);
-    fill(&d, 2);
-    fill(&ema, 3);
+    tu_fill_param_state(&g, 1);
+    tu_fill_param_state(&d, 2);
+    tu_fill_param_state(&ema, 3);
     CkptNet nets[3] = {{"netG", &g, 0}, {"netD", &d, 0}, {"netG_ema", &ema, 1}};
     CkptMeta meta = {0};
     meta.step = 1234;
@@ -162,9 +146,9 @@ int main(int argc, char **argv) {
     CkptNet nets2[3] = {{"netG", &g2, 0}, {"netD", &d2, 0}, {"netG_ema", &ema2, 1}};
     CkptMeta m2;
     TU_CHECK(ckpt_load(path, nets2, 3, &m2, &e) == 0, "load: %s", e.msg);
-    TU_CHECK(same_bytes(&g, &g2, 1), "netG tensors or Adam state differ after the round trip");
-    TU_CHECK(same_bytes(&d, &d2, 1), "netD tensors or Adam state differ after the round trip");
-    TU_CHECK(same_bytes(&ema, &ema2, 0), "netG_ema tensors differ after the round trip");
+    TU_CHECK(tu_same_param_state(&g, &g2, 1), "netG tensors or Adam state differ after the round trip");
+    TU_CHECK(tu_same_param_state(&d, &d2, 1), "netD tensors or Adam state differ after the round trip");
+    TU_CHECK(tu_same_param_state(&ema, &ema2, 0), "netG_ema tensors differ after the round trip");
     TU_CHECK(ema2.adam_step == 0, "EMA got Adam state");
     printf("meta: step %lld epoch %lld reader %lld/%lld seed %lld world %lld version %lld time %lld rv %s git %s cfg %s\n",
            (long long)m2.step, (long long)m2.epoch, (long long)m2.reader_epoch, (long long)m2.reader_cursor,

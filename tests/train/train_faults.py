@@ -13,6 +13,10 @@
     train_faults.py RATLIP WORKDIR sigterm     SIGTERM to every rank (as Slurm does), then SIGUSR1 to
                                                mpirun, while a checkpoint is being written: exactly one
                                                checkpoint of that step, exit 3, status "preempted", no .tmp
+                                               (checkpoints written directly: train.ckpt_async=false)
+    train_faults.py RATLIP WORKDIR sigterm_async  the same with the default background writer: the write
+                                               in flight completes, the stop step is checkpointed too,
+                                               exit 3, and the resumed run ends bit-identical
     train_faults.py RATLIP WORKDIR fulldisk    run dir on an 80 MB tmpfs (root; skipped otherwise): the
                                                second checkpoint does not fit -> exit 1 on every rank, no
                                                signal, the file named, status "failed", the first
@@ -37,6 +41,7 @@ Every check asserts; the script exits non-zero on the first failure (77: skipped
 import glob
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -169,14 +174,18 @@ def case_campaign():
     print("campaign: %d kills (%d mid-checkpoint) in %d attempts, whole run %.1f s" % (hits, mid, attempts, t_run))
 
 
-def signal_mid_checkpoint(name, to_mpirun):
+def signal_mid_checkpoint(name, to_mpirun, background=False):
     """Signals the job while rank 0 is in the middle of writing ckpt-00000002.h5 (a 3 s injected pause):
-    SIGTERM to every rank (what slurmstepd does), or SIGUSR1 to mpirun (which forwards it). Expects exactly
-    one checkpoint of that step, exit 3, status preempted, no .tmp."""
+    SIGTERM to every rank (what slurmstepd does), or SIGUSR1 to mpirun (which forwards it). Written
+    directly (train.ckpt_async=false): exactly one checkpoint of that step, exit 3, status preempted,
+    no .tmp. Written in the background (the default): training went on during the write; the job
+    finishes that write, checkpoints the step it stopped at, exits 3, and resumes to the bit-identical
+    end of an uninterrupted run."""
     data = dataset("data")
     d = fresh(name)
     env = dict(os.environ, RATLIP_FAULT="ckpt-write:1:sleep", RATLIP_FAULT_RANK="0")
-    cmd = MPIRUN + ["-np", "2", RATLIP, "train", "--data", data, "--run-dir", d, "--steps", "20"] + CKPT2 + FAST
+    mode = [] if background else ["--set", "train.ckpt_async=false"]
+    cmd = MPIRUN + ["-np", "2", RATLIP, "train", "--data", data, "--run-dir", d, "--steps", "20"] + CKPT2 + FAST + mode
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     t0 = time.time()
     while p.poll() is None and not glob.glob(os.path.join(d, "ckpt-*.h5.tmp")) and time.time() - t0 < 120:
@@ -195,6 +204,9 @@ def signal_mid_checkpoint(name, to_mpirun):
     ckpts = sorted(os.path.basename(x) for x in glob.glob(os.path.join(d, "ckpt-*")))
     if p.returncode != 3:
         fail("exit %d after the signal during a checkpoint, expected 3" % p.returncode)
+    if background:
+        check_background_preempt(out, d, data)
+        return
     if ckpts != ["ckpt-00000002.h5"] or "already checkpointed at step 2" not in out:
         fail("checkpoints %s: expected exactly ckpt-00000002.h5, written once" % ckpts)
     if out.count("checkpoint: ") != 1:
@@ -207,6 +219,36 @@ def signal_mid_checkpoint(name, to_mpirun):
 def case_sigterm():
     signal_mid_checkpoint("sigterm", to_mpirun=False)
     signal_mid_checkpoint("sigusr1", to_mpirun=True)
+
+
+def case_sigterm_async():
+    signal_mid_checkpoint("sigterm_async", to_mpirun=False, background=True)
+
+
+def check_background_preempt(out, d, data):
+    m = re.search(r"stop requested \(signal\): (already checkpointed|checkpointing) at step (\d+)", out)
+    if not m:
+        fail("no stop line")
+    k = int(m.group(2))
+    want = sorted({"ckpt-00000002.h5", "ckpt-%08d.h5" % k})
+    ckpts = sorted(os.path.basename(x) for x in glob.glob(os.path.join(d, "ckpt-*")))
+    if ckpts != want:
+        fail("checkpoints %s, expected %s (the one being written when the signal came, and step %d)" % (ckpts, want, k))
+    for c in want:
+        if out.count("checkpoint: " + os.path.join(d, c)) != 1:
+            fail("the line for %s appears %d times" % (c, out.count("checkpoint: " + os.path.join(d, c))))
+    if k > 2:
+        # training went on while ckpt-2 was written: step 3 was logged before the write finished
+        s3 = re.search(r"step +3/20 ", out)
+        if not s3 or s3.start() > out.index("checkpoint: " + os.path.join(d, "ckpt-00000002.h5")):
+            fail("step 3 was not logged before ckpt-00000002.h5 was complete: was the write in the background?")
+    if status(d) != "preempted" or tmp_files(d):
+        fail("status %r, temporaries %s" % (status(d), tmp_files(d)))
+    run(["ckpt", "verify", os.path.join(d, "ckpt-00000002.h5")], ranks=1)
+    ref = reference(data, 20)
+    resume_to_end(data, d, 20)
+    compare(ref, os.path.join(d, "ckpt-%08d.h5" % 20))
+    print("ok: stopped at step %d with ckpt-2 written in the background -> resume -> identical" % k)
 
 
 def check_io_failure(p, d):
@@ -354,7 +396,8 @@ def case_hdf5crash():
 
 
 if __name__ == "__main__":
-    {"killpoints": case_killpoints, "campaign": case_campaign, "sigterm": case_sigterm, "fulldisk": case_fulldisk,
+    {"killpoints": case_killpoints, "campaign": case_campaign, "sigterm": case_sigterm,
+     "sigterm_async": case_sigterm_async, "fulldisk": case_fulldisk,
      "fsize": case_fsize, "diverge": case_diverge, "diverge_stop": case_diverge_stop,
      "metrics": case_metrics, "startup_stall": case_startup_stall, "hdf5crash": case_hdf5crash}[CASE]()
     print("ok:", CASE)
