@@ -8,7 +8,11 @@
 #include "dist/agree.h"
 #include "dist/rank.h"
 
+// Arrival messages of wait point #seq carry tag ARRIVAL_TAG + seq % ARRIVAL_TAGS: a message matches only
+// the wait point it was sent for (points where nobody waited long send nothing, so counting would not).
 #define ARRIVAL_TAG 7301
+#define ARRIVAL_TAGS 16384
+static int tag_of(long seq) { return ARRIVAL_TAG + (int)(seq % ARRIVAL_TAGS); }
 
 int dp_arrival_init(DpArrival *a, MPI_Comm comm, Err *e) {
     memset(a, 0, sizeof(*a));
@@ -54,21 +58,60 @@ void dp_arrival_free(DpArrival *a) {
 }
 
 int dp_arrival_post(DpArrival *a, Err *e) {
-    char msg[MPI_MAX_ERROR_STRING];
+    (void)e;
     a->seq++;
-    a->send_val = a->seq;
     memset(a->arrived, 0, (size_t)a->size);
     a->arrived[a->rank] = 1;
+    a->posted = 0;   // messages only if this wait point turns out slow (post_messages)
+    return 0;
+}
+
+// This rank has waited at wait point #seq longer than the grace period, or a peer that has is asking:
+// tell every peer it is here, and listen for theirs. Costs W-1 messages each way, but only at slow
+// wait points (a stall, or a rank busy with a checkpoint or an evaluation): a fast one sends nothing.
+static int post_messages(DpArrival *a, Err *e) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int tag = tag_of(a->seq);
+    long *val = &a->send_ring[a->seq % DP_ARRIVAL_RING];
+    *val = a->seq;
     for (int p = 0; p < a->size; p++) {
         if (p == a->rank) continue;
-        int rc = MPI_Irecv(&a->recv_val[p], 1, MPI_LONG, p, ARRIVAL_TAG, a->comm, &a->reqs[p]);
-        if (rc == MPI_SUCCESS) rc = MPI_Isend(&a->send_val, 1, MPI_LONG, p, ARRIVAL_TAG, a->comm, &a->reqs[a->size + p]);
+        MPI_Request send;
+        int rc = MPI_Irecv(&a->recv_val[p], 1, MPI_LONG, p, tag, a->comm, &a->reqs[p]);
+        // 8 bytes go eagerly: the send completes locally; its buffer lives DP_ARRIVAL_RING wait points
+        if (rc == MPI_SUCCESS) rc = MPI_Isend(val, 1, MPI_LONG, p, tag, a->comm, &send);
+        if (rc == MPI_SUCCESS) rc = MPI_Request_free(&send);
         if (rc != MPI_SUCCESS)
             return err_set(e, "dist/watch: rank %d: posting arrival to rank %d failed: %s", a->rank, p,
                            dp_mpi_strerror(rc, msg, sizeof msg));
     }
     a->posted = 1;
+    a->n_posted++;
     return 0;
+}
+
+// 1 when a peer has sent an arrival for this wait point (it has been waiting here longer than the
+// grace period): answer at once, so a rank that arrived late is not reported missing.
+static int peer_asking(DpArrival *a) {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, tag_of(a->seq), a->comm, &flag, MPI_STATUS_IGNORE);
+    return flag;
+}
+
+// The wait point completed: receives from peers that never came here slowly are withdrawn.
+static void retire(DpArrival *a) {
+    if (!a || !a->posted) return;
+    for (int p = 0; p < a->size; p++) {
+        if (p == a->rank || a->reqs[p] == MPI_REQUEST_NULL) continue;
+        int flag = 0;
+        MPI_Test(&a->reqs[p], &flag, MPI_STATUS_IGNORE);
+        if (!flag) {
+            MPI_Cancel(&a->reqs[p]);
+            MPI_Wait(&a->reqs[p], MPI_STATUS_IGNORE);
+        }
+        a->reqs[p] = MPI_REQUEST_NULL;
+    }
+    a->posted = 0;
 }
 
 int dp_arrival_missing(const DpArrival *a, char *buf, size_t len) {
@@ -112,33 +155,36 @@ int dp_arrival_missing(const DpArrival *a, char *buf, size_t len) {
     return n;
 }
 
-// Progresses the arrival messages; 1 when every peer's has come and our sends are done.
+// Progresses the arrival messages of a slow wait point (arrived[] records who is here).
 static int arrival_test(DpArrival *a, Err *e) {
-    if (!a || !a->posted) return 1;
-    int all = 1;
+    if (!a || !a->posted) return 0;
     for (int p = 0; p < a->size; p++) {
-        if (p == a->rank) continue;
+        if (p == a->rank || a->reqs[p] == MPI_REQUEST_NULL) continue;
         int flag = 0;
-        if (a->reqs[p] != MPI_REQUEST_NULL) {
-            int rc = MPI_Test(&a->reqs[p], &flag, MPI_STATUS_IGNORE);
+        int rc = MPI_Test(&a->reqs[p], &flag, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return err_set(e, "dist/watch: rank %d: arrival from rank %d failed", a->rank, p);
+        if (!flag) continue;
+        if (a->recv_val[p] == a->seq) {
+            a->arrived[p] = 1;
+        } else {   // a stale one, ARRIVAL_TAGS wait points old: listen again
+            rc = MPI_Irecv(&a->recv_val[p], 1, MPI_LONG, p, tag_of(a->seq), a->comm, &a->reqs[p]);
             if (rc != MPI_SUCCESS) return err_set(e, "dist/watch: rank %d: arrival from rank %d failed", a->rank, p);
-            if (flag) {
-                if (a->recv_val[p] != a->seq)
-                    return err_set(e, "dist/watch: rank %d: rank %d is at wait point #%ld, this rank at #%ld "
-                                      "(hint: the ranks call collectives in different orders)", a->rank, p,
-                                   a->recv_val[p], a->seq);
-                a->arrived[p] = 1;
-            }
-        }
-        if (!a->arrived[p]) all = 0;
-        if (a->reqs[a->size + p] != MPI_REQUEST_NULL) {
-            int rc = MPI_Test(&a->reqs[a->size + p], &flag, MPI_STATUS_IGNORE);
-            if (rc != MPI_SUCCESS) return err_set(e, "dist/watch: rank %d: arrival to rank %d failed", a->rank, p);
-            if (!flag) all = 0;
         }
     }
-    if (all) a->posted = 0;
-    return all;
+    return 0;
+}
+
+// At a deadline: is missing peer p waiting at another wait point (its arrival for that one is here)?
+// Returns its wait point number, or -1.
+static long elsewhere(DpArrival *a, int p) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(p, MPI_ANY_TAG, a->comm, &flag, &st);
+    if (!flag || st.MPI_TAG < ARRIVAL_TAG || st.MPI_TAG >= ARRIVAL_TAG + ARRIVAL_TAGS || st.MPI_TAG == tag_of(a->seq))
+        return -1;
+    long v = -1;
+    MPI_Recv(&v, 1, MPI_LONG, p, st.MPI_TAG, a->comm, MPI_STATUS_IGNORE);
+    return v;
 }
 
 static int g_stalled = 0;
@@ -150,6 +196,10 @@ int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, co
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     double t0 = MPI_Wtime();
+    // arrivals are posted once this wait is slower than the grace period: soon enough that every live
+    // rank's has come before the deadline, late enough that a healthy step never sends one
+    double grace = deadline > 0 ? (deadline - t0) / 4 : DP_ARRIVAL_GRACE_S;
+    if (grace > DP_ARRIVAL_GRACE_S) grace = DP_ARRIVAL_GRACE_S;
     // Spin briefly (a collective usually completes in microseconds once everyone is there), then
     // poll every 100 µs so a waiting rank does not steal the core an oversubscribed peer computes on.
     for (long polls = 0;; polls++) {
@@ -160,19 +210,25 @@ int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, co
             if (waited_s) *waited_s = MPI_Wtime() - t0;
             return err_set(e, "%s: failed on rank %d: %s", what, rank, dp_mpi_strerror(rc, msg, sizeof msg));
         }
-        int arrived = arrival_test(a, e);
-        if (arrived < 0) return -1;
-        if (done && arrived) break;
+        if (done) break;
         double now = MPI_Wtime();
+        if (a && !a->posted && (now - t0 > grace || peer_asking(a)) && post_messages(a, e)) return -1;
+        if (arrival_test(a, e)) return -1;
         if (deadline > 0 && now > deadline) {
             g_stalled = 1;
             if (waited_s) *waited_s = now - t0;
-            char missing[900] = "unknown (no arrival tracking)";
+            char missing[900] = "unknown (no arrival tracking)", order[200] = "";
             int n_missing = a ? dp_arrival_missing(a, missing, sizeof missing) : -1;
             if (n_missing == 0) snprintf(missing, sizeof missing, "none (all arrived; the transfer itself is stuck)");
-            return err_set(e, "%s: not complete after %.1f s on rank %d; ranks not arrived: %s (hint: those ranks "
+            for (int p = 0; a && p < a->size && !order[0]; p++) {
+                long at = a->arrived[p] ? -1 : elsewhere(a, p);
+                if (at >= 0)
+                    snprintf(order, sizeof order, "; rank %d waits at wait point #%ld, this rank at #%ld (the "
+                             "ranks call collectives in different orders)", p, at, a->seq);
+            }
+            return err_set(e, "%s: not complete after %.1f s on rank %d; ranks not arrived: %s%s (hint: those ranks "
                               "are stalled (I/O?) or dead; raise the timeout if steps are legitimately slow)",
-                           what, now - t0, rank, missing);
+                           what, now - t0, rank, missing, order);
         }
         if (polls < 2000) {
             sched_yield();
@@ -181,6 +237,7 @@ int dp_wait_deadline(MPI_Request *reqs, int n, DpArrival *a, double deadline, co
             nanosleep(&ts, NULL);
         }
     }
+    retire(a);
     if (waited_s) *waited_s = MPI_Wtime() - t0;
     return 0;
 }
