@@ -72,8 +72,10 @@ static int ref_load(EvalCtx *c, const Config *cfg, const char *data_dir, Err *e)
         return err_set(e, "%s: statistics made with weights %s, evaluation uses %s (remake them with `ratlip data "
                           "stats` and the same eval.inception_weights)",
                        c->ref_path, c->ref.weights_sha256, c->weights_id);
-    if (c->ref.n_feat < 2)
-        return err_set(e, "%s: no /features (KID needs them): remake with `ratlip data stats`", c->ref_path);
+    if (c->ref.d != INCEPTION_DIM)
+        return err_set(e, "%s: statistics of dimension %d, Inception's pool3 has %d", c->ref_path, c->ref.d,
+                       INCEPTION_DIM);
+    // moments only (e.g. converted from pytorch-fid's .npz by io/tools/npz_to_fidstats.py): FID, no KID
     c->ref_sqrt = malloc((size_t)c->ref.d * c->ref.d * sizeof(double));
     if (!c->ref_sqrt) return err_set(e, "eval: out of memory for the reference statistics");
     return fid_sqrtm_psd(c->ref.sigma, c->ref.d, c->ref_sqrt, e);
@@ -429,7 +431,8 @@ static int score(const EvalCtx *c, const SamplePlan *p, const FeatSums *fs, cons
     double *mu = malloc((size_t)D * sizeof(double)), *sg = malloc((size_t)D * D * sizeof(double));
     int rc = (!mu || !sg) ? err_set(e, "eval: out of memory for the statistics") : featsums_stats(fs, mu, sg, e);
     if (!rc) rc = fid_compute(c->ref.mu, c->ref.sigma, c->ref_sqrt, mu, sg, D, &r->fid, &r->eig_ratio, e);
-    if (!rc)
+    r->kid = r->kid_std = NAN;   // KID needs the reference's features; a moments-only file has none
+    if (!rc && c->ref.n_feat >= 2)
         rc = kid_compute(c->ref.feat, c->ref.n_feat, g->ordered, p->N, D, c->kid_subset_size, c->kid_subsets, p->seed,
                          &r->kid, &r->kid_std, e);
     r->clip_score = 100.0 * g->head[1] / g->head[0];

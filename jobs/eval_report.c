@@ -2,6 +2,7 @@
 #include "jobs/eval_report.h"
 #include <ctype.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include "io/fidstats.h"
 #include "io/gridindex.h"
@@ -24,9 +25,11 @@ static void say(FILE *log, const char *fmt, ...) {
 static void print_line(const EvalCtx *c, const EvalResult *r, int64_t step, FILE *log) {
     const char *note = c->random_weights ? " | " FIDSTATS_RANDOM_NOTE : "";
     const char *net = inception_network_name(c->feat.net.variant);
-    say(log, "eval step %lld: FID %.4f  KID %.6f +- %.6f  CLIP score %.3f  (%ld samples, %s %s, %s CLIP, %d "
+    char kid[96] = "KID n/a (reference statistics without features)";
+    if (!isnan(r->kid)) snprintf(kid, sizeof kid, "KID %.6f +- %.6f", r->kid, r->kid_std);
+    say(log, "eval step %lld: FID %.4f  %s  CLIP score %.3f  (%ld samples, %s %s, %s CLIP, %d "
         "rank%s, %.1f s)%s\n",
-        (long long)step, r->fid, r->kid, r->kid_std, r->clip_score, r->n, net, c->weights_id,
+        (long long)step, r->fid, kid, r->clip_score, r->n, net, c->weights_id,
         c->random_clip ? "random-weight" : "loaded", r->ranks, r->ranks == 1 ? "" : "s", r->seconds, note);
     if (r->eig_ratio < -1e-6)
         say(log, "eval: warning: min/max eigenvalue of the FID product is %.2e (ill-conditioned)\n", r->eig_ratio);
