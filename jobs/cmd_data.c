@@ -20,6 +20,7 @@
 #include "io/probe_file.h"
 #include "core/kernels.h"
 #include "jobs/commands.h"
+#include "jobs/import_dfgan.h"
 #include "jobs/run.h"
 
 // ------------------------------------------ synth ------------------------------------------
@@ -162,10 +163,13 @@ static int verify_dir(const char *dir) {
 // ------------------------------------------ import ------------------------------------------
 
 typedef struct {
-    char *name;       // file name in the images dir
+    char *name;       // flat: file name in the images dir; dfgan: the key
+    char *path;       // the image file
+    char *capfile;    // its caption file
     char **captions;  // [count]
     int count;
     long emb_row;     // first row of its captions in the embedding table
+    const DfganKey *dk;   // dfgan: its key (class, CUB box); NULL for the flat layout
 } ImportItem;
 
 static int cmp_item(const void *a, const void *b) {
@@ -235,15 +239,61 @@ static int load_text_emb(const char *file, long rows, float **emb, int *D, char 
                       "caption in file order)", file, n, rows);
 }
 
-// Writes items[sel[0..n)] as split `name` in min(shards, n) shards.
-static int import_split(const char *out, const char *name, const char *imgdir, ImportItem *items, const long *sel,
-                        long n, int shards, int S, int K, int D, const char *enc, const float *emb, long max_pixels,
-                        Err *e) {
+// Images written so far over both splits, for the progress line (at most one every 2 s).
+typedef struct {
+    long done, total;
+    double t0, last;
+} ImportProgress;
+
+static void import_progress(ImportProgress *p) {
+    p->done++;
+    double now = run_now_s();
+    if (now - p->last < 2.0 || p->done == p->total) return;
+    p->last = now;
+    double rate = p->done / (now - p->t0 > 1e-9 ? now - p->t0 : 1e-9);
+    long eta = (long)((p->total - p->done) / rate + 0.5);
+    printf("import: %ld/%ld images (%.0f%%), %.0f images/s, ETA %ldh%02ldm%02lds\n", p->done, p->total,
+           100.0 * p->done / p->total, rate, eta / 3600, eta / 60 % 60, eta % 60);
+    fflush(stdout);
+}
+
+// The image of it into img [S,S,3]: decoded, cropped to its CUB box when it has one, resized.
+static int import_image(const ImportItem *it, int S, long max_pixels, uint8_t *img, Err *e) {
+    int w0, h0;
+    uint8_t *rgb;
+    if (image_load_max(it->path, max_pixels, &w0, &h0, &rgb, e)) return -1;
+    if (it->dk && it->dk->has_box) {
+        int box[4];
+        const double *b = it->dk->box;
+        if (cub_crop_box(b[0], b[1], b[2], b[3], w0, h0, box)) {
+            free(rgb);
+            return err_set(e, "%s: the bounding box (%g %g %g %g) of line %d lies outside this %dx%d image",
+                           it->path, b[0], b[1], b[2], b[3], it->dk->box_line, w0, h0);
+        }
+        uint8_t *c = dfgan_crop(rgb, w0, box);
+        free(rgb);
+        if (!c) return err_set(e, "%s: out of memory", it->path);
+        rgb = c;
+        w0 = box[2] - box[0];
+        h0 = box[3] - box[1];
+    }
+    image_resize_crop(rgb, w0, h0, S, img);
+    free(rgb);
+    return 0;
+}
+
+// Writes items[sel[0..n)] as split `name` in min(shards, n) shards; L = 1: /labels "class" from dk.
+// *written counts the shards committed (removed by the caller when a later step fails).
+static int import_split(const char *out, const char *name, ImportItem *items, const long *sel, long n, int shards,
+                        int S, int K, int D, int L, const char *enc, const float *emb, long max_pixels,
+                        ImportProgress *prog, int *written, Err *e) {
+    *written = 0;
     if (n <= 0) return 0;
     int ns = shards > n ? (int)n : shards;
-    DsInfo info = {.image_size = S, .n_captions = K, .embed_dim = D, .label_dim = 0};
+    DsInfo info = {.image_size = S, .n_captions = K, .embed_dim = D, .label_dim = L};
     snprintf(info.split, sizeof(info.split), "%s", name);
     snprintf(info.text_encoder, sizeof(info.text_encoder), "%s", enc);
+    if (L) snprintf(info.label_names, sizeof(info.label_names), "class");
     uint8_t *img = malloc((size_t)S * S * 3);
     if (!img) return err_set(e, "%s: out of memory", out);
     int rc = 0;
@@ -255,159 +305,269 @@ static int import_split(const char *out, const char *name, const char *imgdir, I
         if (!w) { rc = -1; break; }
         for (long j = lo; j < hi && !rc; j++) {
             ImportItem *it = &items[sel[j]];
-            char ipath[4096];
-            snprintf(ipath, sizeof(ipath), "%s/%s", imgdir, it->name);
-            int w0, h0;
-            uint8_t *rgb;
-            if ((rc = image_load_max(ipath, max_pixels, &w0, &h0, &rgb, e))) break;
-            image_resize_crop(rgb, w0, h0, S, img);
-            free(rgb);
+            int32_t label = it->dk ? it->dk->label : 0;
+            if ((rc = import_image(it, S, max_pixels, img, e))) break;
             rc = ds_writer_put(w, j - lo, img, emb + (size_t)it->emb_row * D, it->count,
-                               (const char *const *)it->captions, NULL, e);
+                               (const char *const *)it->captions, L ? &label : NULL, e);
+            if (!rc) import_progress(prog);
         }
         if (rc) ds_writer_abort(w);
-        else rc = ds_writer_close(w, e);
+        else if (!(rc = ds_writer_close(w, e))) (*written)++;
     }
     free(img);
     return rc;
 }
 
-static int data_import(int argc, char **argv) {
-    const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = NULL;
-    long shards, size, seed, max_pixels;
-    double test_fraction;
-    const OptSpec opts[] = {
-        OPT_PATH("images", 0, &imgdir, OPT_REQ, "DIR",
-                 "PNG or JPEG files (*.png, *.jpg, *.jpeg; other names are ignored), taken in byte order\n"
-                 "of their names. A file with such a name that is not a decodable image is an error."),
-        OPT_PATH("captions", 0, &capdir, OPT_REQ, "DIR",
-                 "<image name without extension>.txt per image: one caption per line, blank lines\n"
-                 "ignored; a file without captions is an error. K = the largest caption count; images\n"
-                 "with fewer captions are padded (text_count says how many are real)."),
-        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "dataset directory (created)"),
-        OPT_LONG("shards", 0, &shards, OPT_REQ, 1, 99999, NULL, "N", "each split is written in min(N, images) shards"),
-        OPT_LONG("size", 0, &size, OPT_REQ, 8, 4096, NULL, "S",
-                 "shorter side resized to S and centre-cropped to SxS: implemented as a centre crop to\n"
-                 "the largest square, then area resampling (average over each output pixel's footprint)"),
-        OPT_DOUBLE("test-fraction", 0, &test_fraction, OPT_HI_OPEN, 0, 1, "0.1", "F",
-                   "share of images (chosen by --seed) in the test split; the rest are train"),
-        OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "seed of the train/test split"),
-        OPT_LONG("max-pixels", 0, &max_pixels, 0, 1, IMAGE_MAX_PIXELS_CAP, "64000000", "N",
-                 "an image with more pixels (width x height, from its header) is refused before it is\n"
-                 "decoded: a small file can hold a huge image (20000x20000 = 1.2 GB decoded)"),
-        OPT_PATH("text-emb", 0, &embfile, 0, "FILE.h5",
-                 "precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
-                 "/text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
-                 "the order above, and within an image its non-blank lines in order. The encoder name\n"
-                 "is taken from the file's root attribute text_encoder (else \"precomputed\")."),
-        OPT_CHOICE("text-encoder", 0, &encoder, 0, "ngram|bow", NGRAM_NAME,
-                   "without --text-emb: embed the captions with a built-in encoder, ngram (words and runs\n"
-                   "of 2-3 words: word order counts) or bow (bag of words, the default before 2026-12)"),
-        {0}};
-    const OptCommand cmd = {"data import", NULL, "Imports images with captions into the ratlip dataset format.\n", NULL,
-                            opts};
-    int prc = opt_parse(&cmd, argc, argv);
-    if (prc != OPT_CONTINUE) return prc;
-    jobs_print_banner("data import");
-    Err e;
+// Removes the first written[s] of the min(shards, nsel[s]) shards of each split.
+static void import_unwrite(const char *out, const long nsel[2], int shards, const int written[2]) {
+    const char *names[2] = {"train", "test"};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < written[s]; i++) {
+            char path[4096];
+            ds_shard_path(path, sizeof(path), out, names[s], i, shards > nsel[s] ? (int)nsel[s] : shards);
+            unlink(path);
+        }
+}
+
+typedef struct {
+    const char *out, *embfile, *encoder;
+    long shards, size, max_pixels;
+} ImportTarget;
+
+// Both layouts' second half: reads every item's caption file, embeds the captions (or takes --text-emb's
+// rows), writes the splits sel[0] (train) and sel[1] (test) with L label columns into t->out. On a failure
+// nothing it wrote stays (the shards are removed, and t->out when it created it).
+static int import_write(const ImportTarget *t, ImportItem *items, long n, long *const sel[2], const long nsel[2],
+                        int L, Err *e) {
+    int K = 0, D = 0, rc = 0;
+    long total = 0;
+    for (long i = 0; i < n; i++) {
+        if (read_captions(items[i].capfile, &items[i], e)) return -1;
+        items[i].emb_row = total;
+        total += items[i].count;
+        if (items[i].count > K) K = items[i].count;
+    }
+    char enc[64];
+    float *emb = NULL;
+    if (t->embfile) {
+        if (load_text_emb(t->embfile, total, &emb, &D, enc, sizeof(enc), e)) return -1;
+    } else {
+        D = BOW_DIM;
+        snprintf(enc, sizeof(enc), "%s", t->encoder);
+        emb = malloc((size_t)total * D * sizeof(float));
+        if (!emb) return err_set(e, "%s: out of memory for %ld caption embeddings", t->out, total);
+        BowCache *bc = bow_cache_new();
+        for (long i = 0; i < n; i++)
+            for (int k = 0; k < items[i].count; k++) {
+                if (!bow_embed_named(bc, t->encoder, items[i].captions[k], emb + (size_t)(items[i].emb_row + k) * D))
+                    fprintf(stderr, "ratlip data import: warning: %s caption %d has no words (zero embedding)\n",
+                            items[i].capfile, k + 1);
+            }
+        bow_cache_free(bc);
+    }
+    struct stat st;
+    int existed = stat(t->out, &st) == 0;
+    if (fs_mkdir_p(t->out, e)) { free(emb); return -1; }
+    ImportProgress prog = {.total = nsel[0] + nsel[1], .t0 = run_now_s()};
+    prog.last = prog.t0;
+    int written[2] = {0, 0};
+    rc = import_split(t->out, "train", items, sel[0], nsel[0], (int)t->shards, (int)t->size, K, D, L, enc, emb,
+                      t->max_pixels, &prog, &written[0], e);
+    if (!rc)
+        rc = import_split(t->out, "test", items, sel[1], nsel[1], (int)t->shards, (int)t->size, K, D, L, enc, emb,
+                          t->max_pixels, &prog, &written[1], e);
+    if (!rc)
+        printf("imported %ld images (%ld train, %ld test), %ld captions (K=%d), D=%d encoder %s%s into %s in %.1f s\n",
+               nsel[0] + nsel[1], nsel[0], nsel[1], total, K, D, enc, L ? ", /labels class" : "", t->out,
+               run_now_s() - prog.t0);
+    if (rc) {
+        import_unwrite(t->out, nsel, (int)t->shards, written);
+        if (!existed) rmdir(t->out);
+    }
+    free(emb);
+    return rc;
+}
+
+static void free_items(ImportItem *items, long n) {
+    for (long i = 0; i < n; i++) {
+        for (int k = 0; k < items[i].count; k++) free(items[i].captions[k]);
+        free(items[i].captions);
+        free(items[i].name);
+        free(items[i].path);
+        free(items[i].capfile);
+    }
+    free(items);
+}
+
+static char *join_path(const char *dir, const char *name, int len, const char *ext) {
+    int n = snprintf(NULL, 0, "%s/%.*s%s", dir, len, name, ext);
+    char *p = malloc((size_t)n + 1);
+    if (p) snprintf(p, (size_t)n + 1, "%s/%.*s%s", dir, len, name, ext);
+    return p;
+}
+
+// --layout flat: every image of imgdir in name order, <stem>.txt in capdir, a seeded test split.
+static int import_flat(const ImportTarget *t, const char *imgdir, const char *capdir, double test_fraction, long seed,
+                       Err *e) {
     int rc = 0;
     ImportItem *items = NULL;
-    long n = 0, cap = 0, total = 0;
-    float *emb = NULL;
-    long *test_sel = NULL, *train_sel = NULL;
+    long n = 0, cap = 0;
+    long *sel[2] = {NULL, NULL};
     DIR *d = opendir(imgdir);
-    if (!d) { fprintf(stderr, "ratlip data import: %s: cannot open image directory: %s\n", imgdir, strerror(errno)); return 1; }
+    if (!d) return err_set(e, "%s: cannot open image directory: %s", imgdir, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !has_image_ext(de->d_name)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
             ImportItem *ni = realloc(items, (size_t)cap * sizeof(ImportItem));
-            if (!ni) { rc = err_set(&e, "%s: out of memory", imgdir); break; }
+            if (!ni) { rc = err_set(e, "%s: out of memory", imgdir); break; }
             items = ni;
         }
         items[n++] = (ImportItem){.name = strdup(de->d_name)};
     }
     closedir(d);
-    if (!rc && n == 0) rc = err_set(&e, "%s: no *.png, *.jpg or *.jpeg files", imgdir);
+    if (!rc && n == 0) rc = err_set(e, "%s: no *.png, *.jpg or *.jpeg files", imgdir);
     if (rc) goto done;
     qsort(items, (size_t)n, sizeof(ImportItem), cmp_item);
-    int K = 0;
     for (long i = 0; i < n && !rc; i++) {
-        char stem[1024], path[4096];
-        snprintf(stem, sizeof(stem), "%s", items[i].name);
-        *strrchr(stem, '.') = 0;
-        if (i > 0) {
-            char prev[1024];
-            snprintf(prev, sizeof(prev), "%s", items[i - 1].name);
-            *strrchr(prev, '.') = 0;
-            if (!strcmp(prev, stem)) {
-                rc = err_set(&e, "%s: %s and %s share the caption file %s.txt", imgdir, items[i - 1].name,
-                             items[i].name, stem);
-                break;
-            }
+        int stem = (int)(strrchr(items[i].name, '.') - items[i].name);
+        if (i > 0 && !strncmp(items[i - 1].name, items[i].name, (size_t)stem + 1) &&
+            strrchr(items[i - 1].name, '.') == items[i - 1].name + stem) {
+            rc = err_set(e, "%s: %s and %s share the caption file %.*s.txt", imgdir, items[i - 1].name, items[i].name,
+                         stem, items[i].name);
+            break;
         }
-        snprintf(path, sizeof(path), "%s/%s.txt", capdir, stem);
-        if ((rc = read_captions(path, &items[i], &e))) break;
-        items[i].emb_row = total;
-        total += items[i].count;
-        if (items[i].count > K) K = items[i].count;
+        items[i].path = join_path(imgdir, items[i].name, (int)strlen(items[i].name), "");
+        items[i].capfile = join_path(capdir, items[i].name, stem, ".txt");
+        if (!items[i].path || !items[i].capfile) rc = err_set(e, "%s: out of memory", imgdir);
     }
     if (rc) goto done;
-    int D = 0;
-    char enc[64];
-    if (embfile) {
-        if ((rc = load_text_emb(embfile, total, &emb, &D, enc, sizeof(enc), &e))) goto done;
-    } else {
-        D = BOW_DIM;
-        snprintf(enc, sizeof(enc), "%s", encoder);
-        emb = malloc((size_t)total * D * sizeof(float));
-        BowCache *bc = bow_cache_new();
-        for (long i = 0; i < n; i++)
-            for (int k = 0; k < items[i].count; k++) {
-                if (!bow_embed_named(bc, encoder, items[i].captions[k], emb + (size_t)(items[i].emb_row + k) * D))
-                    fprintf(stderr, "ratlip data import: warning: %s/%.*s.txt caption %d has no words (zero embedding)\n",
-                            capdir, (int)(strrchr(items[i].name, '.') - items[i].name), items[i].name, k + 1);
-            }
-        bow_cache_free(bc);
-    }
     // split: a seeded permutation picks the test images; both splits keep name order
     long ntest = (long)floor(test_fraction * n + 0.5);
-    if (n - ntest < 1) { rc = err_set(&e, "%s: --test-fraction %g leaves no training images", imgdir, test_fraction); goto done; }
-    test_sel = malloc((size_t)n * sizeof(long));
-    train_sel = malloc((size_t)n * sizeof(long));
+    if (n - ntest < 1) { rc = err_set(e, "%s: --test-fraction %g leaves no training images", imgdir, test_fraction); goto done; }
+    sel[0] = malloc((size_t)n * sizeof(long));
+    sel[1] = malloc((size_t)n * sizeof(long));
     int64_t *p64 = malloc((size_t)n * sizeof(int64_t));
     char *is_test = calloc((size_t)n, 1);
     reader_permutation((uint64_t)seed, 0, n, p64);
     for (long i = 0; i < ntest; i++) is_test[p64[i]] = 1;
-    long a = 0, b = 0;
+    long nsel[2] = {0, 0};
     for (long i = 0; i < n; i++) {
-        if (is_test[i]) test_sel[b++] = i;
-        else train_sel[a++] = i;
+        int s = is_test[i] ? 1 : 0;
+        sel[s][nsel[s]++] = i;
     }
     free(p64);
     free(is_test);
-    if (fs_mkdir_p(out, &e)) { rc = -1; goto done; }
-    double t0 = run_now_s();
-    rc = import_split(out, "train", imgdir, items, train_sel, a, (int)shards, (int)size, K, D, enc, emb, max_pixels,
-                      &e);
-    if (!rc)
-        rc = import_split(out, "test", imgdir, items, test_sel, b, (int)shards, (int)size, K, D, enc, emb, max_pixels,
-                          &e);
-    if (!rc)
-        printf("imported %ld images (%ld train, %ld test), %ld captions (K=%d), D=%d encoder %s into %s in %.1f s\n", n, a,
-               b, total, K, D, enc, out, run_now_s() - t0);
+    rc = import_write(t, items, n, sel, nsel, 0, e);
 done:
-    if (rc) fprintf(stderr, "ratlip data import: %s\n", e.msg);
-    for (long i = 0; i < n; i++) {
-        for (int k = 0; k < items[i].count; k++) free(items[i].captions[k]);
-        free(items[i].captions);
-        free(items[i].name);
+    free_items(items, n);
+    free(sel[0]);
+    free(sel[1]);
+    return rc;
+}
+
+// --layout dfgan (jobs/import_dfgan.h): keys from the split lists, classes from the key folders.
+static int import_dfgan(const ImportTarget *t, const char *dir, const char *dataset, const char *train_list,
+                        const char *test_list, Err *e) {
+    DfganList l;
+    if (dfgan_resolve(dir, dataset, train_list, test_list, &l, e)) return -1;
+    int rc = 0;
+    ImportItem *items = calloc((size_t)l.n, sizeof(ImportItem));
+    long *order = malloc((size_t)l.n * sizeof(long));
+    if (!items || !order) rc = err_set(e, "%s: out of memory", dir);
+    for (long i = 0; i < l.n && !rc; i++) {
+        DfganKey *k = &l.keys[i];
+        items[i] = (ImportItem){.name = strdup(k->key), .path = strdup(k->image), .capfile = strdup(k->caption), .dk = k};
+        order[i] = i;
+        if (!items[i].name || !items[i].path || !items[i].capfile) rc = err_set(e, "%s: out of memory", dir);
     }
-    free(items);
-    free(emb);
-    free(test_sel);
-    free(train_sel);
+    if (!rc) {
+        long *sel[2] = {order, order + l.n_train};
+        long nsel[2] = {l.n_train, l.n - l.n_train};
+        if (l.n_classes) printf("%s: %d classes (key folders), /labels column \"class\"\n", dir, l.n_classes);
+        rc = import_write(t, items, l.n, sel, nsel, l.n_classes ? 1 : 0, e);
+    }
+    if (items) free_items(items, l.n);
+    free(order);
+    dfgan_free(&l);
+    return rc;
+}
+
+static const char import_about[] =
+    "Imports images with captions into the ratlip dataset format. Two layouts:\n"
+    "  flat   --images DIR --captions DIR: every PNG/JPEG with <name>.txt, a seeded train/test split\n"
+    "  dfgan  --data-dir DIR --dataset birds|flower|faces|coco: the DF-GAN/AttnGAN/GALIP/RATLIP layout,\n"
+    "         DIR/{train,test}/filenames.pickle (or --train-list/--test-list), DIR/text/<key>.txt, images\n"
+    "         under DIR/CUB_200_2011/images (birds, cropped to AttnGAN's box around bounding_boxes.txt)\n"
+    "         or DIR/images; /labels \"class\" = the key's class folder (birds), none for flat keys.\n"
+    "Everything named is checked before OUT is written; a failure leaves nothing there.\n";
+
+static int data_import(int argc, char **argv) {
+    const char *imgdir = NULL, *capdir = NULL, *out = NULL, *embfile = NULL, *encoder = NULL, *layout = NULL;
+    const char *datadir = NULL, *dataset = NULL, *train_list = NULL, *test_list = NULL;
+    long shards, size, seed, max_pixels;
+    double test_fraction;
+    const OptSpec opts[] = {
+        OPT_CHOICE("layout", 0, &layout, 0, "flat|dfgan", "flat", "how the source is laid out (see above)"),
+        OPT_PATH("images", 0, &imgdir, 0, "DIR",
+                 "flat: PNG or JPEG files (*.png, *.jpg, *.jpeg; other names are ignored), taken in byte order\n"
+                 "of their names. A file with such a name that is not a decodable image is an error."),
+        OPT_PATH("captions", 0, &capdir, 0, "DIR",
+                 "flat: <image name without extension>.txt per image: one caption per line, blank lines\n"
+                 "ignored; a file without captions is an error. K = the largest caption count; images\n"
+                 "with fewer captions are padded (text_count says how many are real)."),
+        OPT_PATH("data-dir", 0, &datadir, 0, "DIR", "dfgan: the dataset directory (as DF-GAN's data/birds)"),
+        OPT_CHOICE("dataset", 0, &dataset, 0, DFGAN_DATASETS, NULL, "dfgan: which dataset's file names DIR follows"),
+        OPT_PATH("train-list", 0, &train_list, 0, "FILE",
+                 "dfgan: train keys, one per line (io/pylist.h), instead of DIR/train/filenames.pickle"),
+        OPT_PATH("test-list", 0, &test_list, 0, "FILE", "dfgan: test keys instead of DIR/test/filenames.pickle"),
+        OPT_PATH("out", 'o', &out, OPT_REQ, "DIR", "dataset directory (created)"),
+        OPT_LONG("shards", 0, &shards, OPT_REQ, 1, 99999, NULL, "N", "each split is written in min(N, images) shards"),
+        OPT_LONG("size", 0, &size, OPT_REQ, 8, 4096, NULL, "S",
+                 "shorter side resized to S and centre-cropped to SxS: implemented as a centre crop to\n"
+                 "the largest square, then area resampling (average over each output pixel's footprint)"),
+        OPT_DOUBLE("test-fraction", 0, &test_fraction, OPT_HI_OPEN, 0, 1, "0.1", "F",
+                   "flat: share of images (chosen by --seed) in the test split; the rest are train"),
+        OPT_LONG("seed", 0, &seed, 0, 0, 2147483647L, "0", "S", "flat: seed of the train/test split"),
+        OPT_LONG("max-pixels", 0, &max_pixels, 0, 1, IMAGE_MAX_PIXELS_CAP, "64000000", "N",
+                 "an image with more pixels (width x height, from its header) is refused before it is\n"
+                 "decoded: a small file can hold a huge image (20000x20000 = 1.2 GB decoded)"),
+        OPT_PATH("text-emb", 0, &embfile, 0, "FILE.h5",
+                 "precomputed caption embeddings (e.g. CLIP, io/tools/clip_text_embed.py): dataset\n"
+                 "/text_emb float32 [total_captions, D], one row per caption in file order: images in\n"
+                 "name order (flat) or train then test keys in list order (dfgan), and within an image\n"
+                 "its non-blank lines in order. The encoder name is taken from the file's root\n"
+                 "attribute text_encoder (else \"precomputed\")."),
+        OPT_CHOICE("text-encoder", 0, &encoder, 0, "ngram|bow", NGRAM_NAME,
+                   "without --text-emb: embed the captions with a built-in encoder, ngram (words and runs\n"
+                   "of 2-3 words: word order counts) or bow (bag of words, the default before 2026-12)"),
+        {0}};
+    const OptCommand cmd = {"data import", NULL, import_about, NULL, opts};
+    int prc = opt_parse(&cmd, argc, argv);
+    if (prc != OPT_CONTINUE) return prc;
+    int dfgan = !strcmp(layout, "dfgan");
+    const char *need = dfgan ? (!datadir ? "--data-dir DIR" : !dataset ? "--dataset " DFGAN_DATASETS : NULL)
+                             : (!imgdir ? "--images DIR" : !capdir ? "--captions DIR" : NULL);
+    const char *extra = dfgan ? (imgdir ? "--images" : capdir ? "--captions" : NULL)
+                              : (datadir ? "--data-dir" : dataset ? "--dataset" : train_list ? "--train-list"
+                                                                    : test_list ? "--test-list" : NULL);
+    if (need) {
+        fprintf(stderr, "ratlip data import: %s is required with --layout %s ('ratlip data import --help')\n", need, layout);
+        return OPT_EXIT_USAGE;
+    }
+    if (extra) {
+        fprintf(stderr, "ratlip data import: %s is not an option of --layout %s ('ratlip data import --help')\n",
+                extra, layout);
+        return OPT_EXIT_USAGE;
+    }
+    jobs_print_banner("data import");
+    const ImportTarget t = {.out = out, .embfile = embfile, .encoder = encoder, .shards = shards, .size = size,
+                            .max_pixels = max_pixels};
+    Err e;
+    int rc = dfgan ? import_dfgan(&t, datadir, dataset, train_list, test_list, &e)
+                   : import_flat(&t, imgdir, capdir, test_fraction, seed, &e);
+    if (rc) fprintf(stderr, "ratlip data import: %s\n", e.msg);
     return rc ? 1 : 0;
 }
 
@@ -475,7 +635,7 @@ int cmd_data(int argc, char **argv) {
     static const Command subs[] = {
         {"synth", data_synth, "write the built-in synthetic shapes dataset"},
         {"verify", data_verify, "check every shard of a dataset directory and print a summary"},
-        {"import", data_import, "convert PNG/JPEG images with caption files into shards"},
+        {"import", data_import, "convert PNG/JPEG images with caption files (flat or DF-GAN layout) into shards"},
         {"stats", cmd_data_stats, "Inception (FID) reference statistics of a split (jobs/cmd_eval.c)"},
         {"probe", data_probe, "fit (or reuse) the attribute probe of a labelled dataset, cached in DIR"},
     };

@@ -15,7 +15,7 @@
 #   cluster.sh check         exit 0 when this machine can make namespaces (root, ip, unshare), else 77
 # Needs root, iproute2 (ip) and util-linux (unshare, nsenter).
 set -eu
-prefix=rl
+prefix=${RATLIP_CLUSTER_PREFIX:-rl}   # another prefix: a second cluster beside a test's
 me=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
 nodes() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${prefix}-node[0-9]+$" | sort -V || true; }

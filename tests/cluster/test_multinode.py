@@ -15,11 +15,17 @@ agent that enters the node, TCP between nodes and shared memory within one, as b
                                               (status file "stalled"), naming node node2 and all of its
                                               ranks; --resume auto on 1 node continues to the end of the
                                               uninterrupted run, bit for bit
-Skipped (77) where network namespaces cannot be made (not root, or a container without the rights).
+    test_multinode.py RATLIP WORKDIR slurm    Slurm across the nodes (slurm-cluster.sh: slurmctld on node1, a
+                                              slurmd per node): `sbatch -N 2 --ntasks-per-node=2
+                                              slurm/train.sbatch` (srun --mpi=pmix) trains the same model as
+                                              1 node x 4 ranks under mpirun, bit for bit
+Skipped (77) where network namespaces cannot be made (not root, or a container without the rights), and
+the slurm case where Slurm's daemons are not installed.
 """
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -199,13 +205,43 @@ def case_kill():
     print("ok: resumed on 1 node after losing node 2 -> identical to the uninterrupted run")
 
 
+def case_slurm():
+    if not all(shutil.which(x) for x in ("slurmctld", "slurmd", "sbatch", "munged", "nsenter")):
+        print("skipped: Slurm's daemons or nsenter are not installed (tests/install-deps.sh)")
+        sys.exit(77)
+    slurm = os.path.join(os.path.dirname(CLUSTER), "slurm-cluster.sh")
+    data = dataset("data")
+    ref, d = fresh("slurm_ref", "slurm_run")
+    run(["train", "--data", data, "--run-dir", ref, "--steps", "4"] + TRAIN, ranks=4)
+    try:
+        subprocess.run([slurm, "up", "2"], check=True)
+        sbatch_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "slurm")
+        args = [a for a in TRAIN if a not in ("--threads", "1")]   # train.sbatch passes --cpus-per-task
+        p = subprocess.run([slurm, "run", "1", "env", "RATLIP=" + RATLIP, "RATLIP_RUN_DIR=" + d, "sbatch", "-W",
+                            "-N", "2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=10",
+                            "--output=" + d + ".out", os.path.join(sbatch_dir, "train.sbatch"),
+                            "--data", data, "--steps", "4"] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=600)
+        out = open(d + ".out").read() if os.path.exists(d + ".out") else ""
+        print(p.stdout[-1500:], out[-2500:])
+        if p.returncode != 0:
+            fail("sbatch -N 2 exited %d" % p.returncode)
+        want = "nodes: node1 ranks 0-1 (2 local, 1 thread each); node2 ranks 2-3 (2 local, 1 thread each)"
+        if "4 ranks on 2 nodes (2 per node)" not in out or "launched by srun" not in out or want not in out:
+            fail("the job did not run as 2 nodes x 2 ranks under srun")
+        compare(os.path.join(ref, "ckpt-00000004.h5"), os.path.join(d, "ckpt-00000004.h5"))
+        print("ok: sbatch -N 2 (srun, PMIx, 2 slurmd) == 1 node x 4 ranks under mpirun, bit for bit")
+    finally:
+        subprocess.run([slurm, "down"])
+
+
 if __name__ == "__main__":
     chk = subprocess.run([CLUSTER, "check"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if chk.returncode != 0:
         print("skipped: %s" % chk.stdout.strip())
         sys.exit(77)
     try:
-        {"equiv": case_equiv, "resume": case_resume, "kill": case_kill}[CASE]()
+        {"equiv": case_equiv, "resume": case_resume, "kill": case_kill, "slurm": case_slurm}[CASE]()
     finally:
         subprocess.run([CLUSTER, "down"])
     print("ok:", CASE)
