@@ -562,6 +562,11 @@ static int data_import(int argc, char **argv) {
         return OPT_EXIT_USAGE;
     }
     jobs_print_banner("data import");
+    if (dfgan && !embfile)   // the paper's datasets with the built-in encoder: usable, but not the paper's setup
+        fprintf(stderr, "ratlip data import: warning: captions embedded with the built-in %s encoder, not the CLIP "
+                        "text encoder RATLIP uses (for that: io/tools/clip_text_embed.py --layout dfgan --data-dir %s "
+                        "--dataset %s --out emb.h5, then --text-emb emb.h5)\n",
+                encoder ? encoder : SYNTH_ENCODER, datadir, dataset);
     const ImportTarget t = {.out = out, .embfile = embfile, .encoder = encoder, .shards = shards, .size = size,
                             .max_pixels = max_pixels};
     Err e;

@@ -2,6 +2,12 @@
 """clip_text_embed.py: CLIP text embeddings of a caption directory, for `ratlip data import --text-emb`.
 
     clip_text_embed.py --images DIR --captions DIR --out FILE.h5 [--model ViT-B/32] [--device cpu] [--batch 256]
+    clip_text_embed.py --layout dfgan --data-dir DIR --dataset birds|flower|faces|coco [--train-list F --test-list F]
+                       --out FILE.h5 [...]
+
+The DF-GAN layout (`ratlip data import --layout dfgan`): the keys of DIR/train/filenames.pickle then those of
+DIR/test/filenames.pickle (or the text lists, which win), each key's non-blank lines of DIR/text/<key>.txt
+(flower: the key without its extension). --print-order prints the rows' keys and stops (no model needed).
 
 Writes /text_emb float32 [total_captions, D] with one row per caption in the order `ratlip data import`
 reads them: image files (*.png, *.jpg, *.jpeg, case-insensitive) sorted by their names' bytes, and for
@@ -43,16 +49,64 @@ def caption_rows(images, captions):
     return rows
 
 
+def read_keys(pickle_path, text_list):
+    if text_list:
+        with open(text_list, encoding="utf-8") as f:
+            return [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+    import pickle
+    with open(pickle_path, "rb") as f:
+        keys = pickle.load(f, encoding="latin1")   # Python 2 files hold byte strings
+    if not isinstance(keys, list) or not all(isinstance(k, (str, bytes)) for k in keys):
+        raise SystemExit("clip_text_embed.py: %s: not a pickled list of strings" % pickle_path)
+    return [k.decode() if isinstance(k, bytes) else k for k in keys]
+
+
+def dfgan_rows(data_dir, dataset, train_list, test_list):
+    """[(key, [captions])]: train keys then test keys, as `ratlip data import --layout dfgan` reads them."""
+    rows = []
+    for split, lst in (("train", train_list), ("test", test_list)):
+        for k in read_keys(os.path.join(data_dir, split, "filenames.pickle"), lst):
+            stem = os.path.splitext(k)[0] if dataset == "flower" else k
+            path = os.path.join(data_dir, "text", stem + ".txt")
+            if not os.path.exists(path):
+                raise SystemExit("clip_text_embed.py: %s: missing (captions of %s)" % (path, k))
+            with open(path, encoding="utf-8") as f:
+                lines = [l.strip() for l in f if l.strip()]
+            if not lines:
+                raise SystemExit("clip_text_embed.py: %s: no caption lines" % path)
+            rows.append((k, lines))
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--captions", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--images")
+    ap.add_argument("--captions")
+    ap.add_argument("--layout", choices=("flat", "dfgan"), default="flat")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--dataset", choices=("birds", "flower", "faces", "coco"))
+    ap.add_argument("--train-list")
+    ap.add_argument("--test-list")
+    ap.add_argument("--print-order", action="store_true", help="print each row's key and caption count, then stop")
+    ap.add_argument("--out")
     ap.add_argument("--model", default="ViT-B/32")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=256)
     a = ap.parse_args(argv)
-    rows = caption_rows(a.images, a.captions)   # checked before the (slow) model load
+    if a.layout == "dfgan":
+        if not a.data_dir or not a.dataset:
+            ap.error("--layout dfgan needs --data-dir and --dataset")
+        rows = dfgan_rows(a.data_dir, a.dataset, a.train_list, a.test_list)
+    else:
+        if not a.images or not a.captions:
+            ap.error("the flat layout needs --images and --captions")
+        rows = caption_rows(a.images, a.captions)   # checked before the (slow) model load
+    if a.print_order:
+        for k, caps in rows:
+            print("%s\t%d" % (k, len(caps)))
+        return 0
+    if not a.out:
+        ap.error("--out is required")
     try:
         import clip
         import torch
