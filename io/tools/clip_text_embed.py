@@ -30,6 +30,17 @@ import numpy as np
 EXTS = (".png", ".jpg", ".jpeg")
 
 
+def caption_lines(path, image):
+    """The non-blank lines of one caption file, as the importer reads them; errors name the file."""
+    if not os.path.exists(path):
+        raise SystemExit("clip_text_embed.py: %s: missing (captions of %s)" % (path, image))
+    with open(path, encoding="utf-8") as f:
+        lines = [l.strip() for l in f if l.strip()]
+    if not lines:
+        raise SystemExit("clip_text_embed.py: %s: no caption lines" % path)
+    return lines
+
+
 def caption_rows(images, captions):
     """[(image name, [captions])] in import order; errors name the file."""
     names = sorted((n for n in os.listdir(images) if os.path.splitext(n)[1].lower() in EXTS),
@@ -38,14 +49,7 @@ def caption_rows(images, captions):
         raise SystemExit("clip_text_embed.py: %s: no *.png, *.jpg or *.jpeg files" % images)
     rows = []
     for n in names:
-        path = os.path.join(captions, os.path.splitext(n)[0] + ".txt")
-        if not os.path.exists(path):
-            raise SystemExit("clip_text_embed.py: %s: missing (captions of %s)" % (path, n))
-        with open(path, encoding="utf-8") as f:
-            lines = [l.strip() for l in f if l.strip()]
-        if not lines:
-            raise SystemExit("clip_text_embed.py: %s: no caption lines" % path)
-        rows.append((n, lines))
+        rows.append((n, caption_lines(os.path.join(captions, os.path.splitext(n)[0] + ".txt"), n)))
     return rows
 
 
@@ -67,14 +71,7 @@ def dfgan_rows(data_dir, dataset, train_list, test_list):
     for split, lst in (("train", train_list), ("test", test_list)):
         for k in read_keys(os.path.join(data_dir, split, "filenames.pickle"), lst):
             stem = os.path.splitext(k)[0] if dataset == "flower" else k
-            path = os.path.join(data_dir, "text", stem + ".txt")
-            if not os.path.exists(path):
-                raise SystemExit("clip_text_embed.py: %s: missing (captions of %s)" % (path, k))
-            with open(path, encoding="utf-8") as f:
-                lines = [l.strip() for l in f if l.strip()]
-            if not lines:
-                raise SystemExit("clip_text_embed.py: %s: no caption lines" % path)
-            rows.append((k, lines))
+            rows.append((k, caption_lines(os.path.join(data_dir, "text", stem + ".txt"), k)))
     return rows
 
 
