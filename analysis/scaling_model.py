@@ -23,6 +23,8 @@ Per iteration on W ranks (n nodes of r ranks):
                slower than the grace period, i.e. none in a healthy step (one Iprobe per poll)
   checkpoint   amortised: staging copy (async) / ckpt_every
   evaluation   amortised: (eval_samples x per-sample time / W + rank 0's FID) / eval_every
+Start-up (a separate table: paid once per job segment): every rank opens every shard and reads every caption
+embedding (the dataset's NaN scan), all at once from the shared file system.
 Allreduce of n bytes on W ranks, alpha/beta/gamma of the slowest link (between nodes when n > 1); the r
 ranks of a node share its link, so every exchange that crosses it sees r x beta, except the ring's:
   ring   2 (W-1) alpha + 2 (W-1)/W n beta + (W-1)/W n gamma
@@ -168,6 +170,31 @@ def efficiencies(inputs, arrival):
     return res
 
 
+def startup(inputs):
+    """Seconds before the first step, from the dataset open every rank does (io/dataset.c ds_open): every
+    rank opens every shard (metadata operations on the shared file system) and reads every caption
+    embedding once (the NaN scan: N x K x D x 4 bytes), all ranks at once; printed for the datasets of
+    the inputs, with its share of a job segment (a Slurm time limit: paid again at every requeue)."""
+    st = inputs.get("startup")
+    if not st:
+        return
+    sizes = inputs["project_ranks"]
+    print("## Start-up: every rank opens every shard and scans every caption embedding (%s)" % st["source"])
+    print("| dataset | per rank | " + " | ".join("W=%d" % w for w in sizes) + " |")
+    print("|---|---|" + "---|" * len(sizes))
+    for name, d in st["datasets"].items():
+        per_rank = d["samples"] * d["captions"] * d["embed_dim"] * 4
+        cells = []
+        for w in sizes:
+            # bytes, or chunk reads (one per sample: the embeddings are chunked by sample), whichever the
+            # file system runs out of first, not faster than one rank scans alone
+            t = max(w * per_rank / st["fs_read_bytes_s"], w * d["samples"] / st["fs_reads_per_s"],
+                    d["samples"] * st["scan_s_per_sample"]) + w * d["shards"] / st["fs_opens_per_s"]
+            cells.append("%.0f s (%.1f %%)" % (t, 100 * t / st["job_segment_s"]))
+        print("| %s | %.2f GB | %s |" % (name, per_rank / 1e9, " | ".join(cells)))
+    print("(share: of a %.0f h job segment)\n" % (st["job_segment_s"] / 3600))
+
+
 def project(inputs, arrival, png):
     lay = inputs["cluster"]
     sizes = inputs["project_ranks"]
@@ -230,6 +257,8 @@ def main():
     if a.cases:
         validate(inputs, json.load(open(a.cases)))
     project(inputs, arrival, a.png)
+    print()
+    startup(inputs)
 
 
 if __name__ == "__main__":
