@@ -30,7 +30,7 @@ up() {
     n=$1
     down >/dev/null 2>&1 || true
     rm -rf "$dir"
-    mkdir -p "$dir/ctld"
+    mkdir -p "$dir/ctld" "$dir/nodetmp"
     "$cluster" up "$n" >/dev/null
     # munged of our own, on our own socket
     chmod 0755 "$dir"
@@ -60,6 +60,7 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd-%n.log
+TmpFS=$dir/nodetmp
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
@@ -80,13 +81,14 @@ CONF
         mkdir -p "$dir/d-node$k"
         # not `ip netns exec` (cluster.sh exec): it mounts a fresh /sys without the cgroup file systems
         # slurmd initialises; only the network and host name are the node's
-        # and a /tmp of its own, as a real node has (PMIx keeps per-step directories there, by job and
-        # step, which two nodes sharing one /tmp would both create)
+        # and a node-local TmpFS of its own, as a real node has: PMIx keeps per-step directories there,
+        # named by job and step, which two nodes sharing one directory would both create. (Not /tmp
+        # itself: the checkout and the tests' files may live there, and every node must see them.)
         mkdir -p "$dir/tmp-node$k"
         chmod 1777 "$dir/tmp-node$k"
         nsenter --net="/run/netns/${RATLIP_CLUSTER_PREFIX:-rl}-node$k" unshare --uts --mount --propagation private \
-            sh -c 'hostname "$0" && mount --bind "$2" /tmp && exec env SLURM_CONF="$1" slurmd -f "$1"' \
-            "node$k" "$conf" "$dir/tmp-node$k"
+            sh -c 'hostname "$0" && mount --bind "$2" "$3" && exec env SLURM_CONF="$1" slurmd -f "$1"' \
+            "node$k" "$conf" "$dir/tmp-node$k" "$dir/nodetmp"
     done
     for _ in $(seq 1 300); do
         idle=$("$cluster" exec 1 env SLURM_CONF="$conf" sinfo -h -o '%D %t' 2>/dev/null | awk '$2 == "idle" {print $1}')
