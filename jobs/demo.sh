@@ -6,7 +6,7 @@
 #   data/            the synthetic dataset (HDF5 shards)
 #   clip.h5          the self-trained CLIP tower (+ clip.run/ with its metrics)
 #   ckpt-*.h5        GAN checkpoints          metrics.h5   losses, and the final evaluation (CLIP score,
-#                                             FID/KID on a seeded Inception: 64 samples, indicative only)
+#                                             FID/KID on a seeded Inception: 256 samples, indicative only)
 #   samples/         sample grids *.png (fixed noise, test captions), index.html: them with captions as text
 #   train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
