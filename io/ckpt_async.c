@@ -84,12 +84,17 @@ static void join_and_collect(CkptAsync *w, CkptAsyncDone *done) {
     pthread_mutex_unlock(&w->mu);
 }
 
-void ckpta_wait(CkptAsync *w, CkptAsyncDone *done) {
-    if (done) memset(done, 0, sizeof *done);
-    double t0 = now_s();
+// Blocks until no write is running.
+static void wait_idle(CkptAsync *w) {
     pthread_mutex_lock(&w->mu);
     while (w->running) pthread_cond_wait(&w->idle, &w->mu);
     pthread_mutex_unlock(&w->mu);
+}
+
+void ckpta_wait(CkptAsync *w, CkptAsyncDone *done) {
+    if (done) memset(done, 0, sizeof *done);
+    double t0 = now_s();
+    wait_idle(w);
     double waited = now_s() - t0;
     join_and_collect(w, done);
     if (done && done->collected) done->wait_s = waited;
@@ -103,13 +108,6 @@ void ckpta_poll(CkptAsync *w, CkptAsyncDone *done) {
     if (!running) join_and_collect(w, done);
 }
 
-int ckpta_busy(CkptAsync *w) {
-    pthread_mutex_lock(&w->mu);
-    int running = w->running;
-    pthread_mutex_unlock(&w->mu);
-    return running;
-}
-
 static int grow(real **buf, size_t *cap, size_t n) {
     if (n <= *cap) return 0;
     real *p = realloc(*buf, n * sizeof(real));
@@ -119,15 +117,36 @@ static int grow(real **buf, size_t *cap, size_t n) {
     return 0;
 }
 
-// Copies one network into staging slot i (buffers grown as needed, kept for the next checkpoint).
-static int stage_net(CkptAsync *w, int i, const CkptNet *src) {
+
+// Grows staging slot i to src's sizes; new pages are touched, so the first checkpoint's copy costs what
+// every later one does. Returns whether src has Adam moments to stage, or -1 when out of memory.
+static int reserve_net(CkptAsync *w, int i, const CkptNet *src) {
     const ParamSet *ps = src->ps;
-    ParamSet *st = &w->staged[i];
     int with_adam = !src->no_adam && ps->n_trainable > 0 && ps->adam_m && ps->adam_v;
+    size_t had[3] = {w->cap_data[i], w->cap_m[i], w->cap_v[i]};
     if (grow(&w->buf_data[i], &w->cap_data[i], ps->total) ||
         (with_adam && (grow(&w->buf_m[i], &w->cap_m[i], ps->n_trainable) ||
                        grow(&w->buf_v[i], &w->cap_v[i], ps->n_trainable))))
         return -1;
+    if (w->cap_data[i] > had[0]) memset(w->buf_data[i], 0, w->cap_data[i] * sizeof(real));
+    if (w->cap_m[i] > had[1]) memset(w->buf_m[i], 0, w->cap_m[i] * sizeof(real));
+    if (w->cap_v[i] > had[2]) memset(w->buf_v[i], 0, w->cap_v[i] * sizeof(real));
+    return with_adam;
+}
+
+int ckpta_reserve(CkptAsync *w, const CkptNet *nets, int n_nets) {
+    if (n_nets > CKPTA_MAX_NETS) return -1;
+    for (int i = 0; i < n_nets; i++)
+        if (reserve_net(w, i, &nets[i]) < 0) return -1;
+    return 0;
+}
+
+// Copies one network into staging slot i.
+static int stage_net(CkptAsync *w, int i, const CkptNet *src) {
+    const ParamSet *ps = src->ps;
+    ParamSet *st = &w->staged[i];
+    int with_adam = reserve_net(w, i, src);
+    if (with_adam < 0) return -1;
     // the same table (specs, counts, adam_step) over the staging copies of the values
     *st = *ps;
     st->data = w->buf_data[i];
@@ -147,24 +166,6 @@ static int stage_net(CkptAsync *w, int i, const CkptNet *src) {
     return 0;
 }
 
-int ckpta_reserve(CkptAsync *w, const CkptNet *nets, int n_nets) {
-    if (n_nets > CKPTA_MAX_NETS) return -1;
-    for (int i = 0; i < n_nets; i++) {
-        const ParamSet *ps = nets[i].ps;
-        int with_adam = !nets[i].no_adam && ps->n_trainable > 0 && ps->adam_m && ps->adam_v;
-        size_t had[3] = {w->cap_data[i], w->cap_m[i], w->cap_v[i]};
-        if (grow(&w->buf_data[i], &w->cap_data[i], ps->total) ||
-            (with_adam && (grow(&w->buf_m[i], &w->cap_m[i], ps->n_trainable) ||
-                           grow(&w->buf_v[i], &w->cap_v[i], ps->n_trainable))))
-            return -1;
-        // touch the new pages now: the first checkpoint's copy then costs what every later one does
-        if (w->cap_data[i] > had[0]) memset(w->buf_data[i], 0, w->cap_data[i] * sizeof(real));
-        if (w->cap_m[i] > had[1]) memset(w->buf_m[i], 0, w->cap_m[i] * sizeof(real));
-        if (w->cap_v[i] > had[2]) memset(w->buf_v[i], 0, w->cap_v[i] * sizeof(real));
-    }
-    return 0;
-}
-
 int ckpta_begin(CkptAsync *w, const char *path, const CkptNet *nets, int n_nets, const CkptMeta *meta,
                 const char *retain_dir, int keep_last, const char *best_name, Err *e) {
     if (n_nets > CKPTA_MAX_NETS)
@@ -172,13 +173,8 @@ int ckpta_begin(CkptAsync *w, const char *path, const CkptNet *nets, int n_nets,
                        CKPTA_MAX_NETS);
     // the previous write must be done before its staging buffers are reused; its result stays for
     // the next collection
-    pthread_mutex_lock(&w->mu);
-    while (w->running) pthread_cond_wait(&w->idle, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    if (w->joinable) {
-        pthread_join(w->thread, NULL);
-        w->joinable = 0;
-    }
+    wait_idle(w);
+    join_and_collect(w, NULL);
     for (int i = 0; i < n_nets; i++)
         if (stage_net(w, i, &nets[i]))
             return err_set(e, "%s: out of memory staging %s for a background checkpoint write (hint: "

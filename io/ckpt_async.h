@@ -41,6 +41,5 @@ void ckpta_wait(CkptAsync *w, CkptAsyncDone *done);
 // Non-blocking: collects a finished write into *done (done->collected = 1), or leaves it 0 when the
 // write is still running or nothing is pending.
 void ckpta_poll(CkptAsync *w, CkptAsyncDone *done);
-int ckpta_busy(CkptAsync *w);
 // Waits for the write in flight, then frees everything.
 void ckpta_free(CkptAsync *w);

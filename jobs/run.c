@@ -494,10 +494,9 @@ int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
     install_stop_signals();
     dp_on_stall(on_stall, r);
     int status = run_setup(r, task, a, &e) ? 1 : run_loop(r, task, &e);
-    if (status == 1 && r->writer) {   // a checkpoint being written is still a good one: let it land
-        CkptAsyncDone d;
-        ckpta_wait(r->writer, &d);
-        collect_write(r, &d);
+    if (status == 1) {   // a checkpoint being written is still a good one: let it land
+        Err ignore;
+        drain_writer(r, &ignore);
     }
     if (status == 1) {
         // after a timed-out collective MPI cannot finish cleanly: end the job as stalled (exit 4)
