@@ -110,6 +110,7 @@ static void declare_conv(Inception *net, const char *block, const ConvDecl *cd, 
 int inception_build(Inception *net, InceptionVariant v, Err *e) {
     memset(net, 0, sizeof *net);
     net->variant = v;
+    net->input_size = INCEPTION_SIZE;
     for (int k = 0; k < N_OF(BLOCKS); k++)
         for (int j = 0; j < BLOCKS[k].n && net->n_conv < INCEPTION_NCONV; j++)
             declare_conv(net, BLOCKS[k].name, &BLOCKS[k].convs[j], BLOCKS[k].cin, BLOCKS[k].c7_or_pf);
@@ -177,6 +178,7 @@ void inception_free(Inception *net) {
 struct IncActs {
     Plan plan;
     int max_batch;
+    int input_size;                       // the net->input_size the walk was sized for
     size_t ping_n, scratch_n, argmax_n;   // floats / ints per buffer, from the sizing walk
     real *x, *y;             // ping-pong [ping_n]: the largest activation of the network
     real *scratch;           // block temporaries [scratch_n]: the largest block's branches
@@ -374,13 +376,13 @@ static void block_e(Fwd *f, real *out, const real *in, int Cin, int H, int pool)
     cat_parts(f, out, p, 6, HW);
 }
 
-// img[B,3,S,S] in [-1,1] → x299[B,3,299,299], the network's input. The [0,1] remap of img goes
-// through `tmp` (the other ping-pong buffer) as many image planes at a time as fit (the bilinear
-// resize works plane by plane, so chunking changes nothing).
+// img[B,3,S,S] in [-1,1] → x299[B,3,R,R] (R = input_size, 299 by default), the network's input. The
+// [0,1] remap of img goes through `tmp` (the other ping-pong buffer) as many image planes at a time as
+// fit (the bilinear resize works plane by plane, so chunking changes nothing).
 static void preprocess(Fwd *f, real *x299, real *tmp01, const real *img, int S) {
     const Inception *net = f->net;
-    int B = f->N;
-    size_t plane = (size_t)INCEPTION_SIZE * INCEPTION_SIZE, in_plane = (size_t)S * S;
+    int B = f->N, R = net->input_size;
+    size_t plane = (size_t)R * R, in_plane = (size_t)S * S;
     need(&f->ping, (size_t)B * 3 * plane);
     if (f->sizing) return;
     size_t planes = (size_t)B * 3, chunk = f->a->ping_n / in_plane;
@@ -394,7 +396,7 @@ static void preprocess(Fwd *f, real *x299, real *tmp01, const real *img, int S) 
         const real *src = img + p0 * in_plane;
         PAR_FOR_SIMD(n)
         for (size_t i = 0; i < n; i++) tmp01[i] = (real)0.5 * src[i] + (real)0.5;
-        resize_bilinear_forward(x299 + p0 * plane, tmp01, 1, (int)np, S, S, INCEPTION_SIZE, INCEPTION_SIZE);
+        resize_bilinear_forward(x299 + p0 * plane, tmp01, 1, (int)np, S, S, R, R);
     }
     for (int b = 0; b < B; b++)
         for (int c = 0; c < 3; c++) {
@@ -410,9 +412,9 @@ static void preprocess(Fwd *f, real *x299, real *tmp01, const real *img, int S) 
 static void walk(Fwd *f, real *feat, const real *img, int S) {
     IncActs *a = f->a;
     real *x = f->sizing ? NULL : a->x, *y = f->sizing ? NULL : a->y;
-    int H = INCEPTION_SIZE;
+    int H = f->net->input_size;
     preprocess(f, x, y, img, S);
-    // stem
+    // stem (sizes at the default 299)
     stem_cbr(f, y, x, &H);                   // Conv2d_1a 299 → 149
     stem_cbr(f, x, y, &H);                   // 2a → 147
     int C = stem_cbr(f, y, x, &H);           // 2b → 147, 64 ch
@@ -447,11 +449,13 @@ static void inc_layout(Plan *p, void *ctx) {
 }
 
 IncActs *inception_acts_new(const Inception *net, int max_batch) {
+    if (net->input_size < INCEPTION_SIZE_MIN || net->input_size > INCEPTION_SIZE_MAX) return NULL;
     IncActs *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->max_batch = max_batch;
+    a->input_size = net->input_size;
     Fwd f = {.net = net, .a = a, .N = max_batch, .sizing = 1};
-    walk(&f, NULL, NULL, INCEPTION_SIZE);
+    walk(&f, NULL, NULL, net->input_size);
     a->ping_n = f.ping, a->scratch_n = f.scratch, a->argmax_n = f.argmax;
     if (plan_build(&a->plan, inc_layout, a)) {
         free(a);
@@ -469,6 +473,11 @@ void inception_acts_free(IncActs *a) {
 size_t inception_acts_bytes(const IncActs *a) { return plan_bytes(&a->plan); }
 
 void inception_forward(const Inception *net, IncActs *a, real *feat, const real *img, int B, int S) {
+    if (a->input_size != net->input_size) {   // activations sized for another input: a bug, not input
+        fprintf(stderr, "inception: activations made for %d px, the network now resizes to %d\n", a->input_size,
+                net->input_size);
+        abort();
+    }
     Fwd f = {.net = net, .a = a, .N = B};
     walk(&f, feat, img, S);
 }

@@ -6,7 +6,10 @@
 //   INCEPTION_TV   torchvision's inception_v3 (what GALIP/RATLIP used): avg_pool counting the padding.
 //                  Input: [0,1] → bilinear 299 → x_c·(std_c/0.5) + (mean_c−0.5)/0.5 (ImageNet mean/std,
 //                  applied to [0,1] input as GALIP's wrapper does).
-// Images come in as generator output, [B,3,S,S] in [-1,1] (x01 = x/2 + 1/2 first).
+// Images come in as generator output, [B,3,S,S] in [-1,1] (x01 = x/2 + 1/2 first). The bilinear resize
+// goes to input_size (INCEPTION_SIZE = 299 unless the caller sets another before inception_acts_new:
+// eval.inception_size); the network is fully convolutional up to its global average pool, so any side
+// from INCEPTION_SIZE_MIN gives 2048 features, comparable only with features made at the same side.
 // Every BasicConv2d is conv (no bias) → BatchNorm(eps 0.001, running stats) → ReLU. Parameters carry
 // the state_dict names (`Mixed_5b.branch1x1.conv.weight`, `….bn.running_mean`, …; fc/AuxLogits are not
 // declared: pool3 does not need them), declared from one table per block type into the PTensor fields
@@ -20,7 +23,9 @@
 #include "core/real.h"
 
 #define INCEPTION_DIM 2048
-#define INCEPTION_SIZE 299
+#define INCEPTION_SIZE 299       // pytorch-fid's (and GALIP's) resize target
+#define INCEPTION_SIZE_MIN 75    // smallest side whose stride-2 stages leave Mixed_7a a 3x3 input
+#define INCEPTION_SIZE_MAX 1024  // a bound on the activation memory (~1.2 GB per buffer at batch 8)
 #define INCEPTION_NCONV 94
 
 typedef enum { INCEPTION_FID = 0, INCEPTION_TV = 1 } InceptionVariant;
@@ -33,6 +38,7 @@ typedef struct {
 
 typedef struct {
     InceptionVariant variant;
+    int input_size;              // side of the resized input, INCEPTION_SIZE after inception_build
     ParamSet ps;                 // frozen weights + BN buffers, state_dict names
     IncConv conv[INCEPTION_NCONV];
     int n_conv;
@@ -51,8 +57,8 @@ void inception_init_random(Inception *net, uint64_t seed);
 int inception_prepare(Inception *net, Err *e);
 void inception_free(Inception *net);
 
-// Activations for batches of up to max_batch images: one core/plan.h buffer, sized by a walk of the
-// network without arithmetic. NULL when out of memory.
+// Activations for batches of up to max_batch images at net->input_size: one core/plan.h buffer, sized by
+// a walk of the network without arithmetic. NULL when out of memory (or input_size is out of range).
 typedef struct IncActs IncActs;
 IncActs *inception_acts_new(const Inception *net, int max_batch);
 void inception_acts_free(IncActs *a);

@@ -21,7 +21,7 @@
 
 // ---------------------------------------------------------------- set-up
 
-int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e) {
+int eval_net_init(EvalCtx *c, const char *inception_weights, int inception_size, Err *e) {
     InceptionVariant v = INCEPTION_FID;
     char network[64] = "", sha[128] = "";
     int from_file = inception_weights && *inception_weights;
@@ -30,8 +30,12 @@ int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e) {
         if (inception_variant_from_name(network, &v))
             return err_set(e, "%s: network '%s' is not inception_fid or inception_tv", inception_weights, network);
     }
+    if (inception_size < INCEPTION_SIZE_MIN || inception_size > INCEPTION_SIZE_MAX)
+        return err_set(e, "eval.inception_size is %d: Inception-v3 takes %d..%d px (299 as pytorch-fid)",
+                       inception_size, INCEPTION_SIZE_MIN, INCEPTION_SIZE_MAX);
     Inception *net = &c->feat.net;
     if (inception_build(net, v, e)) return -1;
+    net->input_size = inception_size;
     if (from_file) {
         if (weights_load(inception_weights, "/", &net->ps, 1, e) < 0) return -1;
         c->random_weights = 0;
@@ -63,7 +67,7 @@ static int bcast_status(int rc, Err *e) {
 static int ref_load(EvalCtx *c, const Config *cfg, const char *data_dir, Err *e) {
     const char *net = inception_network_name(c->feat.net.variant);
     if (cfg->eval.ref_stats[0]) snprintf(c->ref_path, sizeof c->ref_path, "%s", cfg->eval.ref_stats);
-    else fidstats_default_path(c->ref_path, sizeof c->ref_path, data_dir, "test", net);
+    else fidstats_default_path(c->ref_path, sizeof c->ref_path, data_dir, "test", net, c->feat.net.input_size);
     if (fidstats_read(c->ref_path, &c->ref, e)) return -1;
     if (strcmp(c->ref.network, net))
         return err_set(e, "%s: statistics of network %s, evaluation uses %s (remake them with `ratlip data stats`)",
@@ -72,6 +76,11 @@ static int ref_load(EvalCtx *c, const Config *cfg, const char *data_dir, Err *e)
         return err_set(e, "%s: statistics made with weights %s, evaluation uses %s (remake them with `ratlip data "
                           "stats` and the same eval.inception_weights)",
                        c->ref_path, c->ref.weights_sha256, c->weights_id);
+    if (c->ref.inception_size != c->feat.net.input_size)
+        return err_set(e, "%s: statistics of images resized to %d px for Inception, eval.inception_size is %d (remake "
+                          "them with `ratlip data stats DIR --inception-size %d`, or set eval.inception_size=%d)",
+                       c->ref_path, c->ref.inception_size, c->feat.net.input_size, c->feat.net.input_size,
+                       c->ref.inception_size);
     if (c->ref.d != INCEPTION_DIM)
         return err_set(e, "%s: statistics of dimension %d, Inception's pool3 has %d", c->ref_path, c->ref.d,
                        INCEPTION_DIM);
@@ -120,6 +129,7 @@ int eval_ctx_init(EvalCtx *c, const Config *cfg, const char *data_dir, const cha
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     memset(c, 0, sizeof *c);
     c->n_samples = n_samples > 0 ? n_samples : cfg->eval.n_samples;
+    c->samples_per_caption = n_samples > 0 ? 0 : cfg->eval.samples_per_caption;
     c->kid_subsets = EVAL_KID_SUBSETS;
     c->kid_subset_size = EVAL_KID_SUBSET;
     c->seed = (uint64_t)cfg->train.seed;
@@ -128,7 +138,7 @@ int eval_ctx_init(EvalCtx *c, const Config *cfg, const char *data_dir, const cha
     c->div_captions = cfg->eval.diversity_captions;
     c->div_samples = cfg->eval.diversity_samples;
     snprintf(c->out_dir, sizeof c->out_dir, "%s", out_dir ? out_dir : "");
-    int rc = eval_net_init(c, cfg->eval.inception_weights, e);
+    int rc = eval_net_init(c, cfg->eval.inception_weights, cfg->eval.inception_size, e);
     if (bcast_status(rc, e)) return -1;
     if (rank == 0) rc = ref_load(c, cfg, data_dir, e);
     if (bcast_status(rc, e)) return -1;
@@ -145,6 +155,10 @@ void eval_ctx_free(EvalCtx *c) {
 }
 
 // ---------------------------------------------------------------- the sample plan
+
+long eval_sample_count(const EvalCtx *c, Dataset *test) {
+    return c->samples_per_caption > 0 ? (long)c->samples_per_caption * ds_size(test) : c->n_samples;
+}
 
 // What every rank follows: N samples of rank 0's seed, in batches of B; batch j is rank (j mod W)'s.
 // Two sets: the main one (FID, KID, CLIP score, R-precision) and the diversity one (div_captions
@@ -171,7 +185,7 @@ static int plan_make(const EvalCtx *c, const Gan *gan, int use_ema, const Config
                      Err *e) {
     MPI_Comm_rank(MPI_COMM_WORLD, &p->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &p->world);
-    long long plan[4] = {c->n_samples, (long long)c->seed, c->div_captions, c->div_samples};
+    long long plan[4] = {eval_sample_count(c, test), (long long)c->seed, c->div_captions, c->div_samples};
     if (dp_bcast_bytes(plan, (int)sizeof plan, 0, "eval: sample plan broadcast", e)) return -1;
     p->N = (long)plan[0];
     p->seed = (uint64_t)plan[1];
@@ -182,7 +196,9 @@ static int plan_make(const EvalCtx *c, const Gan *gan, int use_ema, const Config
     p->E = p->clip->d.embed_dim;
     // every rank sees the same config, so every rank fails the same way
     int E = p->clip->d.embed_dim, T = p->T;
-    if (p->N < 2) return err_set(e, "eval: eval.n_samples = %ld: FID needs at least 2 samples", p->N);
+    if (p->N < 2)
+        return err_set(e, "eval: %ld samples (%s): FID needs at least 2", p->N,
+                       c->samples_per_caption > 0 ? "eval.samples_per_caption x test images" : "eval.n_samples");
     if (E != T) return err_set(e, "eval: CLIP embed_dim %d != text_dim %d: the CLIP score compares them", E, T);
     int Dt = ds_info(test)->embed_dim;
     if (Dt != T) return err_set(e, "eval: test split embeddings have %d dims, the generator wants %d", Dt, T);

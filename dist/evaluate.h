@@ -7,10 +7,16 @@
 //   1. rank 0 decides the sample set and broadcasts it: N samples, global index g = 0..N-1, from the
 //      test split: dataset image g mod |test|, caption Philox(seed, RNG_EVAL)(1, g) mod its count,
 //      z = Philox normals (seed, RNG_EVAL) counter (2·2³², g) — nothing depends on the rank count.
+//      N = eval.n_samples, or with eval.samples_per_caption = k > 0 (upstream's sample_times) N = k·|test|:
+//      k passes over the test split, each image's caption set sampled once per pass (a random caption of
+//      it, fresh noise), as GALIP/RATLIP's test loop does, without its drop_last (upstream loses the last
+//      partial batch of each pass: 53 of CUB's 2,933 images at batch 64 on one GPU). An explicit count
+//      (`ratlip eval --n`) wins over both.
 //   2. global batch j = samples [jB, (j+1)B) goes to rank j mod W (batches are identical whatever W is,
 //      which matters for the generator's batch-coupled RAT mode). Each rank generates its batches
 //      (G in eval mode: BN running statistics; output clamped to [-1,1], NaN → 0), computes Inception
-//      pool3 features and the CLIP score cos(CLIP_img(x), s) (model.clip_remap applies inside the tower).
+//      pool3 features (images resized bilinearly to eval.inception_size, 299 as pytorch-fid) and the
+//      CLIP score cos(CLIP_img(x), s) (model.clip_remap applies inside the tower).
 //   3. sums reduced to rank 0 in double: n, Σcos, Σf [d], Σffᵀ [d,d]; the features themselves are
 //      gathered to rank 0 (KID works on samples).
 //   4. rank 0: FID against the reference statistics, KID (subsets), CLIP score ×100; keeps the first
@@ -71,6 +77,7 @@ typedef struct {
     int random_clip;            // the caller says the CLIP tower is seeded (reports say so)
     EvalGrid grid;              // rank 0, when out_dir is set
     int rprec_repeats, div_captions, div_samples;   // eval.* (div_samples 0: no diversity)
+    int samples_per_caption;    // eval.samples_per_caption (0: n_samples is the count), 0 under an explicit count
     // real-image ceilings, computed once (the first eval_run) and then kept; every rank holds them
     int have_real;
     double rprec_real, rprec_real_std, div_real;
@@ -100,10 +107,11 @@ typedef struct {
     double attr_acc[PROBE_MAX_ATTRS], attr_all;   // samples classified as their captions say
 } EvalResult;
 
-// Builds the Inception network (weights from cfg->eval.inception_weights, else seeded random) and, on
-// rank 0, reads the reference statistics (cfg->eval.ref_stats, else the default path in data_dir,
-// see fidstats_default_path) and checks they were made with the same network and weights. Collective
-// (rank 0's error is broadcast). n_samples: > 0 overrides cfg->eval.n_samples. out_dir: grids ("" none).
+// Builds the Inception network (weights from cfg->eval.inception_weights, else seeded random; input
+// side cfg->eval.inception_size) and, on rank 0, reads the reference statistics (cfg->eval.ref_stats,
+// else the default path in data_dir, see fidstats_default_path) and checks they were made with the same
+// network, weights and input side. Collective (rank 0's error is broadcast). n_samples: > 0 overrides
+// cfg->eval.n_samples and cfg->eval.samples_per_caption. out_dir: grids ("" none).
 int eval_ctx_init(EvalCtx *c, const Config *cfg, const char *data_dir, const char *out_dir, long n_samples, Err *e);
 void eval_ctx_free(EvalCtx *c);
 
@@ -111,6 +119,10 @@ void eval_ctx_free(EvalCtx *c);
 // Collective; out is filled on every rank, c->grid on rank 0 (for jobs/eval_report.h).
 int eval_run(EvalCtx *c, const Gan *gan, int use_ema, const Config *cfg, Dataset *test, EvalResult *out, Err *e);
 
-// Loads (or seeds) the network only, without reference statistics; no MPI. For `ratlip data stats`
-// (then core/evalfeat.h's evalfeat_images_u8 on c->feat; eval_ctx_free releases it).
-int eval_net_init(EvalCtx *c, const char *inception_weights, Err *e);
+// The number of samples an evaluation of c draws from test: samples_per_caption·|test|, else n_samples.
+long eval_sample_count(const EvalCtx *c, Dataset *test);
+
+// Loads (or seeds) the network only, without reference statistics; no MPI. inception_size: the side
+// images are resized to (INCEPTION_SIZE_MIN..MAX; eval.inception_size). For `ratlip data stats` (then
+// core/evalfeat.h's evalfeat_images_u8 on c->feat; eval_ctx_free releases it).
+int eval_net_init(EvalCtx *c, const char *inception_weights, int inception_size, Err *e);

@@ -2,6 +2,7 @@
 // printing and did-you-mean all walk that table, so a new key is one line here.
 #include "io/config.h"
 #include "io/fs.h"
+#include "core/inception.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -44,7 +45,7 @@ static const KeyDesc keys[] = {
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
     KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats), KI(eval, rprec_repeats),
-    KI(eval, diversity_captions), KI(eval, diversity_samples),
+    KI(eval, diversity_captions), KI(eval, diversity_samples), KI(eval, samples_per_caption), KI(eval, inception_size),
     KF(clip, lr), KL(clip, steps), KI(clip, batch_per_rank), KF(clip, temperature), KF(clip, beta1),
     KF(clip, beta2), KF(clip, adam_eps), KI(clip, eval_every), KI(clip, eval_samples), KI(clip, ckpt_every),
 };
@@ -125,6 +126,8 @@ void config_defaults(Config *c) {
     c->eval.rprec_repeats = 3;
     c->eval.diversity_captions = 8;
     c->eval.diversity_samples = 4;
+    c->eval.samples_per_caption = 0;   // eval.n_samples is the count
+    c->eval.inception_size = INCEPTION_SIZE;
     ClipTrainConfig *lc = &c->clip;
     lc->lr = 1e-3;     // the tiny recipe: ~1 min on 2 cores, retrieval ~20x chance on the synthetic set
     lc->steps = 40;
@@ -517,6 +520,13 @@ int config_validate(const Config *c, Err *e) {
         "must be in 1..100000, got %d", c->eval.diversity_captions);
     REQ(c->eval.diversity_samples == 0 || (c->eval.diversity_samples >= 2 && c->eval.diversity_samples <= 1000),
         "eval.diversity_samples", "must be 0 (off) or 2..1000 (pairs need two), got %d", c->eval.diversity_samples);
+    REQ(c->eval.samples_per_caption >= 0 && c->eval.samples_per_caption <= 1000, "eval.samples_per_caption",
+        "must be 0 (eval.n_samples is the count) or 1..1000 samples of every test image's captions (upstream: "
+        "12), got %d", c->eval.samples_per_caption);
+    REQ(c->eval.inception_size >= INCEPTION_SIZE_MIN && c->eval.inception_size <= INCEPTION_SIZE_MAX,
+        "eval.inception_size", "must be in %d..%d px (299 as pytorch-fid and upstream; FID is comparable only at "
+        "the size of its reference statistics), got %d", INCEPTION_SIZE_MIN, INCEPTION_SIZE_MAX,
+        c->eval.inception_size);
     const ClipTrainConfig *lc = &c->clip;
     REQ(lc->lr > 0, "clip.lr", "must be positive, got %g", lc->lr);
     REQ(lc->steps >= 0, "clip.steps", "must be >= 0, got %ld", lc->steps);

@@ -83,7 +83,11 @@ typedef struct {
 } DistConfig;
 
 typedef struct {
-    int n_samples;             // generated images per evaluation
+    int n_samples;             // generated images per evaluation (when samples_per_caption is 0)
+    // upstream's recipe (GALIP/RATLIP test loop, sample_times): k passes over the test split, each image's
+    // caption set sampled once per pass with fresh noise, N = k x test images; 0 = n_samples is the count
+    int samples_per_caption;
+    int inception_size;        // side the images are resized to for Inception (299: pytorch-fid, upstream)
     char inception_weights[CFG_STR];
     char ref_stats[CFG_STR];
     int rprec_repeats;         // R-precision: draws of the 99 mismatched captions (mean ± std over them)

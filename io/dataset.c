@@ -735,22 +735,39 @@ static Shard *find_shard(Dataset *ds, long i, long *local) {
     return &ds->shards[lo];
 }
 
-int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e) {
+// out [S,S,3] = rows y0..y0+S, columns x0..x0+S of sample i's stored image: one H5Dread of a hyperslab of
+// its chunk (the whole chunk is read and its checksum verified whatever the window). The caller checks
+// the window lies inside the image.
+static int read_window(Dataset *ds, long i, int x0, int y0, int S, uint8_t *out, Err *e) {
     if (i < 0 || i >= ds->n) return err_set(e, "dataset: image index %ld outside 0..%ld", i, ds->n - 1);
     long j;
     Shard *s = find_shard(ds, i, &j);
     if (g_trace) snprintf(g_trace, g_trace_n, "%s, sample %ld", s->path, j);
-    const hsize_t S = (hsize_t)ds->info.image_size;
-    hsize_t start[4] = {(hsize_t)j, 0, 0, 0}, cnt[4] = {1, S, S, 3};
-    hid_t fs = H5Dget_space(s->images);
+    const int whole = S == ds->info.image_size;
+    hsize_t start[4] = {(hsize_t)j, (hsize_t)y0, (hsize_t)x0, 0}, cnt[4] = {1, (hsize_t)S, (hsize_t)S, 3};
+    hid_t fs = H5Dget_space(s->images), ms = whole ? ds->img_mem : H5Screate_simple(4, cnt, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
-    herr_t rc = H5Dread(s->images, H5T_NATIVE_UINT8, ds->img_mem, fs, H5P_DEFAULT, out);
+    herr_t rc = H5Dread(s->images, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, out);
     int sum = rc < 0 && checksum_failed();
+    if (!whole) H5Sclose(ms);
     H5Sclose(fs);
     if (sum)
         return err_set(e, "%s: dataset /images: sample %ld (dataset index %ld) fails its Fletcher-32 checksum: "
                           DAMAGED_HINT, s->path, j, i);
     return rc < 0 ? err_set(e, "%s: dataset /images: sample %ld unreadable (truncated file?)", s->path, j) : 0;
+}
+
+int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e) {
+    return read_window(ds, i, 0, 0, ds->info.image_size, out, e);
+}
+
+int ds_read_centre(Dataset *ds, long i, int S, uint8_t *out, Err *e) {
+    const int T = ds->info.image_size;
+    if (S < 1 || S > T)
+        return err_set(e, "%s: a %dx%d centre crop of the %s images, stored at %dx%d, is not possible (the split is "
+                          "smaller than the model's images: re-import with --size %d)", ds->shards[0].path, S, S,
+                       ds->info.split, T, T, S);
+    return read_window(ds, i, (T - S) / 2, (T - S) / 2, S, out, e);
 }
 
 int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e) {

@@ -8,6 +8,9 @@
 //   /captions    variable-length UTF-8 strings [N,K] ("" where absent)
 //   /labels      int32   [N,L]      optional (the synthetic set: shape, colour, background, size)
 // Root attributes: format_version, image_size (S), embed_dim (D), n_captions (K) as int32;
+// image_size is per split: every shard of a split agrees, and the train split may be stored larger than the
+// test split (T >= S, e.g. 304 against 256: `data import --train-size`, the room for the reader's random
+// SxS crop, io/reader.h); the test split is at the model's side.
 // text_encoder, split as strings; optional label_names, a string naming the /labels columns in order,
 // comma separated ("shape,colour,background,size" in the synthetic set): written only with /labels, as
 // many names as columns. Shards without it (written before it existed) read as before, their columns named
@@ -70,6 +73,10 @@ int ds_text_count(const Dataset *ds, long i);    // captions of sample i (held i
 const int32_t *ds_labels(const Dataset *ds, long i);   // [L] or NULL
 // Sample i (0..size-1, shards concatenated in index order). One H5Dread each.
 int ds_read_image(Dataset *ds, long i, uint8_t *out, Err *e);          // out [S,S,3]
+// The centre SxS window of sample i (S <= the stored side T; offset (T-S)/2 rounded down in x and y):
+// out [S,S,3]. S = T: ds_read_image. For the consumers of a train split stored larger than the model's
+// images (upstream's random-crop augmentation) that want the deterministic view.
+int ds_read_centre(Dataset *ds, long i, int S, uint8_t *out, Err *e);
 int ds_read_emb(Dataset *ds, long i, int k, real *out, Err *e);         // out [D]; fails on NaN/Inf
 int ds_read_caption(Dataset *ds, long i, int k, char *out, size_t n, Err *e);
 // Reads every image once (the `data verify` check that images are readable and pass their checksums).

@@ -9,7 +9,7 @@
 // Points: startup (dist: before the start-up collectives), ckpt-write (after the first network of a checkpoint is written), ckpt-commit (the complete
 // temporary, before its rename), metrics-create (metrics.h5.tmp created, before its rename),
 // metrics-append (a row's values written, its step not yet), grad (trainer: after this rank's
-// backward, before the allreduce; nan poisons a gradient).
+// backward, before the allreduce; nan poisons a gradient), import-image (`data import`: an image written).
 #pragma once
 
 // Returns 1 when the point fired with action nan, else 0 (other actions act before returning).

@@ -10,8 +10,9 @@
 // the memory type of core's scalar (the file keeps float32 features either way)
 #define REAL_MEM (sizeof(real) == sizeof(double) ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT)
 
-void fidstats_default_path(char *out, size_t n, const char *dir, const char *split, const char *network) {
-    snprintf(out, n, "%s/fid-stats-%s-%s.h5", dir, split, network);
+void fidstats_default_path(char *out, size_t n, const char *dir, const char *split, const char *network, int size) {
+    if (size == INCEPTION_SIZE) snprintf(out, n, "%s/fid-stats-%s-%s.h5", dir, split, network);
+    else snprintf(out, n, "%s/fid-stats-%s-%s-%dpx.h5", dir, split, network, size);
 }
 
 static int write_ds(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims, const void *buf) {
@@ -42,7 +43,8 @@ int fidstats_write(const char *path, const FidStats *s, Err *e) {
                 h5u_attr_write_str(f, "weights_sha256", s->weights_sha256) ||
                 h5u_attr_write_i64(f, "random_weights", s->random_weights) ||
                 h5u_attr_write_str(f, "note", s->random_weights ? FIDSTATS_RANDOM_NOTE : "") ||
-                h5u_attr_write_str(f, "source", s->source)))
+                h5u_attr_write_str(f, "source", s->source ? s->source : "") ||
+                h5u_attr_write_i64(f, "inception_size", s->inception_size)))
         rc = err_set(e, "%s: writing the attributes failed", tmp);
     if (H5Fclose(f) < 0 && !rc) rc = err_set(e, "%s: close failed (disk full?)", tmp);
     h5u_quiet_end(q);
@@ -74,10 +76,18 @@ static void *read_ds(hid_t f, const char *name, hid_t mtype, size_t esize, int *
     return buf;
 }
 
-static void copy_attr(hid_t f, const char *name, char *out, size_t n) {
+// String attribute name into out[n] ("" when missing); -1 (e set, naming path and name) when it does not
+// fit: an identity string is never cut.
+static int copy_attr(hid_t f, const char *path, const char *name, char *out, size_t n, Err *e) {
     char *s = h5u_attr_read_str(f, name);
-    snprintf(out, n, "%s", s ? s : "");
+    size_t len = s ? strlen(s) : 0;
+    int rc = 0;
+    if (len >= n)
+        rc = err_set(e, "%s: attribute %s is %zu characters, more than the %zu this reader keeps (damaged, or "
+                        "not made by ratlip's tools?)", path, name, len, n - 1);
+    snprintf(out, n, "%s", rc || !s ? "" : s);
     free(s);
+    return rc;
 }
 
 int fidstats_read(const char *path, FidStats *s, Err *e) {
@@ -93,7 +103,7 @@ int fidstats_read(const char *path, FidStats *s, Err *e) {
     s->mu = read_ds(f, "mu", H5T_NATIVE_DOUBLE, sizeof(double), &r1, d1);
     s->sigma = read_ds(f, "sigma", H5T_NATIVE_DOUBLE, sizeof(double), &r2, d2);
     s->feat = read_ds(f, "features", REAL_MEM, sizeof(real), &rf, df);
-    int64_t n = 0, rnd = 0;
+    int64_t n = 0, rnd = 0, size = INCEPTION_SIZE;
     if (!s->mu || r1 != 1) rc = err_set(e, "%s: /mu missing or not 1-D float64 (not a statistics file?)", path);
     else if (!s->sigma || r2 != 2 || d2[0] != d1[0] || d2[1] != d1[0])
         rc = err_set(e, "%s: /sigma missing or not [%llu,%llu]", path, (unsigned long long)d1[0], (unsigned long long)d1[0]);
@@ -103,10 +113,15 @@ int fidstats_read(const char *path, FidStats *s, Err *e) {
     s->d = (int)d1[0];
     s->n = (long)n;
     s->n_feat = s->feat ? (long)df[0] : 0;
-    copy_attr(f, "network", s->network, sizeof s->network);
-    copy_attr(f, "weights_sha256", s->weights_sha256, sizeof s->weights_sha256);
-    copy_attr(f, "source", s->source, sizeof s->source);
+    if (!rc) rc = copy_attr(f, path, "network", s->network, sizeof s->network, e);
+    if (!rc) rc = copy_attr(f, path, "weights_sha256", s->weights_sha256, sizeof s->weights_sha256, e);
+    s->source = h5u_attr_read_str(f, "source");   // informational: kept whole, whatever its length
     if (h5u_attr_read_i64(f, "random_weights", &rnd) == 0) s->random_weights = (int)rnd;
+    if (!rc && H5Aexists(f, "inception_size") > 0 &&
+        (h5u_attr_read_i64(f, "inception_size", &size) || size < INCEPTION_SIZE_MIN || size > INCEPTION_SIZE_MAX))
+        rc = err_set(e, "%s: attribute inception_size is %lld, not an Inception input side in %d..%d (damaged?)", path,
+                     (long long)size, INCEPTION_SIZE_MIN, INCEPTION_SIZE_MAX);
+    s->inception_size = (int)size;
     if (!rc && (!s->network[0] || !s->weights_sha256[0]))
         rc = err_set(e, "%s: attributes network/weights_sha256 missing (made by an old tool?)", path);
     H5Fclose(f);
@@ -119,8 +134,10 @@ void fidstats_free(FidStats *s) {
     free(s->mu);
     free(s->sigma);
     free(s->feat);
+    free(s->source);
     s->mu = s->sigma = NULL;
     s->feat = NULL;
+    s->source = NULL;
 }
 
 int fidstats_comparable(const FidStats *a, const FidStats *b, char *why, size_t n) {
@@ -128,6 +145,8 @@ int fidstats_comparable(const FidStats *a, const FidStats *b, char *why, size_t 
     else if (strcmp(a->network, b->network)) snprintf(why, n, "networks differ (%s vs %s)", a->network, b->network);
     else if (strcmp(a->weights_sha256, b->weights_sha256))
         snprintf(why, n, "weights differ (%s vs %s)", a->weights_sha256, b->weights_sha256);
+    else if (a->inception_size != b->inception_size)
+        snprintf(why, n, "Inception input sizes differ (%d vs %d px)", a->inception_size, b->inception_size);
     else return 1;
     return 0;
 }
@@ -139,9 +158,9 @@ int fidstats_weights_info(const char *path, char *network, size_t nn, char *sha,
     if (f < 0) {
         rc = err_set(e, "%s: cannot open as HDF5 (eval.inception_weights: make it with io/tools/convert_inception.py)", path);
     } else {
-        copy_attr(f, "network", network, nn);
-        copy_attr(f, "source_sha256", sha, ns);
-        if (!network[0] || !sha[0])
+        rc = copy_attr(f, path, "network", network, nn, e);
+        if (!rc) rc = copy_attr(f, path, "source_sha256", sha, ns, e);
+        if (!rc && (!network[0] || !sha[0]))
             rc = err_set(e, "%s: attributes network/source_sha256 missing (not made by io/tools/convert_inception.py?)", path);
         H5Fclose(f);
     }

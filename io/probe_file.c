@@ -65,7 +65,8 @@ static void data_close(Data *d) {
 
 static const char *SPLIT[2] = {"train", "test"};
 
-// Opens train and test; both must exist and carry the same labels.
+// Opens train and test; both must exist and carry the same labels; the train images at least as large as
+// the test images (a train split stored larger for the random crop is centre-cropped to the test side).
 static int data_open(Data *d, const char *dir, Err *e) {
     memset(d, 0, sizeof(*d));
     for (int s = 0; s < 2; s++) {
@@ -91,24 +92,30 @@ static int data_open(Data *d, const char *dir, Err *e) {
     }
     const DsInfo *a = ds_info(d->split[0]), *b = ds_info(d->split[1]);
     const char *what = a->label_dim != b->label_dim ? "/labels columns"
-                       : strcmp(a->label_names, b->label_names) ? "attribute label_names"
-                       : a->image_size != b->image_size ? "image_size" : NULL;
+                       : strcmp(a->label_names, b->label_names) ? "attribute label_names" : NULL;
     if (what) {
         data_close(d);
         return err_set(e, "%s: the test split's %s differs from the train split's (shards of different datasets?)",
                        dir, what);
+    }
+    if (a->image_size < b->image_size) {
+        int ta = a->image_size, tb = b->image_size;
+        data_close(d);
+        return err_set(e, "%s: the train images are %dx%d, smaller than the test images %dx%d (the train split may be "
+                          "stored larger, for the random crop, never smaller)", dir, ta, ta, tb, tb);
     }
     return 0;
 }
 
 static int data_fingerprint(Data *d, const char *dir, char out[17], Err *e) {
     uint64_t h = 1469598103934665603ULL;
-    const int S = ds_info(d->split[0])->image_size;
-    uint8_t *img = malloc((size_t)S * S * 3);
+    const int T = ds_info(d->split[0])->image_size;   // the largest side (data_open)
+    uint8_t *img = malloc((size_t)T * T * 3);
     if (!img) return err_set(e, "%s: out of memory", dir);
     for (int s = 0; s < 2; s++) {
         const Dataset *ds = d->split[s];
         const DsInfo *in = ds_info(ds);
+        const int S = in->image_size;
         int64_t head[4] = {ds_size(ds), in->image_size, in->label_dim, ds_num_shards(ds)};
         h = fnv(h, head, sizeof head);
         h = fnv(h, in->label_names, strlen(in->label_names) + 1);
@@ -135,16 +142,17 @@ int probe_data_fingerprint(const char *data_dir, char out[17], Err *e) {
     return rc;
 }
 
-// Reads images idx[0..n) of ds, resized to P, into X [n,3,P,P], their labels into Y [n,L].
-static int load_images(Dataset *ds, const long *idx, long n, int P, real *X, int32_t *Y, Err *e) {
-    const int S = ds_info(ds)->image_size, L = ds_info(ds)->label_dim, CH = 64;
+// Reads images idx[0..n) of ds, their centre SxS (all of them when stored at S), resized to P, into
+// X [n,3,P,P], their labels into Y [n,L].
+static int load_images(Dataset *ds, const long *idx, long n, int S, int P, real *X, int32_t *Y, Err *e) {
+    const int L = ds_info(ds)->label_dim, CH = 64;
     uint8_t *hwc = malloc((size_t)S * S * 3);
     real *chw = malloc((size_t)CH * 3 * S * S * sizeof(real));
     int rc = (!hwc || !chw) ? err_set(e, "probe: out of memory reading %dx%d images", S, S) : 0;
     for (long j0 = 0; j0 < n && !rc; j0 += CH) {
         int m = n - j0 < CH ? (int)(n - j0) : CH;
         for (int k = 0; k < m && !rc; k++) {
-            rc = ds_read_image(ds, idx[j0 + k], hwc, e);
+            rc = ds_read_centre(ds, idx[j0 + k], S, hwc, e);
             if (!rc) to_chw(chw + (size_t)k * 3 * S * S, hwc, S);
             memcpy(Y + (size_t)(j0 + k) * L, ds_labels(ds, idx[j0 + k]), (size_t)L * sizeof(int32_t));
         }
@@ -261,7 +269,8 @@ int probe_fit(const char *data_dir, const ProbeFitOptions *o, Probe *p, ProbeRep
     if (data_open(&d, data_dir, e)) return -1;
     Dataset *tr = d.split[0];
     const DsInfo *in = ds_info(tr);
-    const int L = in->label_dim, P = o->side;
+    // S: the test side, the model's; a train split stored larger (T, for the random crop) gives its centre SxS
+    const int L = in->label_dim, P = o->side, T = in->image_size, S = ds_info(d.split[1])->image_size;
     names_from(r, in);
     snprintf(r->source, sizeof r->source, "%s", data_dir);
     // classes per column: 1 + the largest label over both splits
@@ -297,16 +306,18 @@ int probe_fit(const char *data_dir, const ProbeFitOptions *o, Probe *p, ProbeRep
             shuffle(idx, N, key, TAG_SUBSET);
             qsort(idx, (size_t)n, sizeof(long), cmp_long);
         }
-        rc = load_images(tr, idx, n, P, X, Y, e);
+        rc = load_images(tr, idx, n, S, P, X, Y, e);
     }
     if (!rc) rc = probe_build(p, L, ncls, P, o->batch, e);
     if (!rc) {
         probe_init(p, o->seed);
         r->n_train = n;
+        char from[64] = "";
+        if (T > S) snprintf(from, sizeof from, ", the centre of %dx%d", T, T);
         if (o->log)
-            fprintf(o->log, "probe: %s: %ld train images (of %ld) at %dx%d (from %dx%d), %d attributes, %d epochs, "
-                            "batch %d, lr %g, shift +-%d\n", data_dir, n, N, P, P, in->image_size, in->image_size, L,
-                    o->epochs, o->batch, o->lr, o->shift);
+            fprintf(o->log, "probe: %s: %ld train images (of %ld) at %dx%d (from %dx%d%s), %d attributes, %d epochs, "
+                            "batch %d, lr %g, shift +-%d\n", data_dir, n, N, P, P, S, S, from, L, o->epochs, o->batch,
+                    o->lr, o->shift);
     }
     const long steps_per_epoch = (n + o->batch - 1) / o->batch, total = steps_per_epoch * o->epochs;
     long step = 0;

@@ -280,11 +280,17 @@ int pylist_read(const char *path, char ***items, long *n, Err *e) {
 // ---- the text list ----
 
 int textlist_read(const char *path, char ***items, long *n, Err *e) {
+    return textlist_read_lines(path, items, n, NULL, e);
+}
+
+int textlist_read_lines(const char *path, char ***items, long *n, long **lines, Err *e) {
     *items = NULL, *n = 0;
+    if (lines) *lines = NULL;
     size_t len = 0;
     char *text = fs_read_all(path, PYLIST_MAX_BYTES, &len, e);
     if (!text) return -1;
     List out = {0};
+    long *ln = NULL, ln_cap = 0;   // the line of each key (when lines is wanted)
     size_t at = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
     int rc = 0;
     for (long line = 1; at < len && !rc; line++) {
@@ -304,13 +310,23 @@ int textlist_read(const char *path, char ***items, long *n, Err *e) {
         while (k && (*s == ' ' || *s == '\t')) s++, k--;
         while (k && (s[k - 1] == ' ' || s[k - 1] == '\t')) k--;
         if (k && *s != '#') rc = list_take(&out, copy_bytes(s, k), path, e);
+        if (!rc && k && *s != '#' && lines) {
+            if (out.n > ln_cap) {
+                long cap = ln_cap ? 2 * ln_cap : 64, *grown = realloc(ln, (size_t)cap * sizeof *ln);
+                if (!grown) rc = err_set(e, "%s: out of memory after %ld keys", path, out.n);
+                else ln = grown, ln_cap = cap;
+            }
+            if (!rc) ln[out.n - 1] = line;
+        }
     }
     free(text);
     if (rc) {
         list_drop(&out);
+        free(ln);
         return -1;
     }
     *items = out.v, *n = out.n;
+    if (lines) *lines = ln;
     return 0;
 }
 

@@ -32,4 +32,6 @@ int pylist_read(const char *path, char ***items, long *n, Err *e);
 int pylist_parse(const unsigned char *buf, size_t len, const char *name, char ***items, long *n, Err *e);
 // Reads path, a text list (see above), into *items / *n as pylist_read does.
 int textlist_read(const char *path, char ***items, long *n, Err *e);
+// The same, and *lines (malloc'd [*n], free(); NULL when *n is 0) the line of each key, for messages.
+int textlist_read_lines(const char *path, char ***items, long *n, long **lines, Err *e);
 void pylist_free(char **items, long n);

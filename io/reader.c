@@ -1,6 +1,7 @@
 #include "io/reader.h"
 #include <hdf5.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/rng.h"
@@ -38,7 +39,8 @@ struct Reader {
     ReaderState taken;       // start of the next batch reader_next returns
     ReaderState filling;     // start of the next batch the thread fills
     int64_t *perm, perm_epoch;
-    uint8_t *pixels;         // [S,S,3] scratch of the thread
+    int T, S;                // stored side, batch side (S <= T)
+    uint8_t *pixels;         // [T,T,3] scratch of the thread
     Slot *slots;
     int head, count;         // ring: slots[head] is the oldest ready batch; count ready
     int stop, failed;
@@ -56,17 +58,18 @@ static ReaderState advance(const Reader *r, ReaderState s) {
     return s;
 }
 
-// uint8 HWC -> real CHW in [-1,1], through an optional crop (edge-padded by p, window at (ox,oy) in
-// [0,2p]) and horizontal flip: output (y,x) reads source (clamp(y+oy-p), clamp(x'+ox-p)), x' = flipped x.
-static void to_chw(real *out, const uint8_t *in, int S, int p, int ox, int oy, int flip) {
+// in [T,T,3] uint8 HWC -> out [3,S,S] real CHW in [-1,1], through an SxS window at (ox,oy) of the image
+// edge-padded by p (T == S: jitter, (ox,oy) in [0,2p]; T > S: p = 0, (ox,oy) in [0,T-S]) and an optional
+// horizontal flip: output (y,x) reads source (clamp(y+oy-p), clamp(x'+ox-p)), x' = flipped x, clamp to [0,T).
+static void to_chw(real *out, const uint8_t *in, int T, int S, int p, int ox, int oy, int flip) {
     for (int y = 0; y < S; y++) {
         int sy = y + oy - p;
-        sy = sy < 0 ? 0 : sy >= S ? S - 1 : sy;
+        sy = sy < 0 ? 0 : sy >= T ? T - 1 : sy;
         for (int x = 0; x < S; x++) {
             int xf = flip ? S - 1 - x : x;
             int sx = xf + ox - p;
-            sx = sx < 0 ? 0 : sx >= S ? S - 1 : sx;
-            const uint8_t *px = in + ((size_t)sy * S + sx) * 3;
+            sx = sx < 0 ? 0 : sx >= T ? T - 1 : sx;
+            const uint8_t *px = in + ((size_t)sy * T + sx) * 3;
             for (int c = 0; c < 3; c++) out[((size_t)c * S + y) * S + x] = (real)(px[c] * (1.0f / 127.5f) - 1.0f);
         }
     }
@@ -78,7 +81,8 @@ static int fill(Reader *r, ReaderState s, ReaderBatch *b, Err *e) {
         reader_permutation(r->o.seed, s.epoch, r->n, r->perm);
         r->perm_epoch = s.epoch;
     }
-    const int S = b->S, D = b->D, p = r->o.crop_pad;
+    const int S = b->S, D = b->D, p = r->T > S ? 0 : r->o.crop_pad;
+    const int range = r->T > S ? r->T - S : 2 * p;   // window offsets 0..range
     RngKey aug = rng_key(r->o.seed, RNG_AUGMENT);
     b->state = s;
     for (int k = 0; k < b->B; k++) {
@@ -90,9 +94,9 @@ static int fill(Reader *r, ReaderState s, ReaderBatch *b, Err *e) {
             return -1;
         uint32_t o[4];
         rng_block(aug, (uint64_t)s.epoch, (uint64_t)idx, o);
-        int ox = p ? (int)(o[0] % (uint32_t)(2 * p + 1)) : p, oy = p ? (int)(o[1] % (uint32_t)(2 * p + 1)) : p;
+        int ox = range ? (int)(o[0] % (uint32_t)(range + 1)) : 0, oy = range ? (int)(o[1] % (uint32_t)(range + 1)) : 0;
         int flip = r->o.flip ? (int)(o[2] >> 31) : 0;
-        to_chw(b->images + (size_t)k * 3 * S * S, r->pixels, S, p, ox, oy, flip);
+        to_chw(b->images + (size_t)k * 3 * S * S, r->pixels, r->T, S, p, ox, oy, flip);
     }
     return 0;
 }
@@ -129,7 +133,7 @@ int reader_batch_alloc(ReaderBatch *b, const Reader *r) {
     const DsInfo *in = ds_info(r->ds);
     memset(b, 0, sizeof(*b));
     b->B = r->o.local_batch;
-    b->S = in->image_size;
+    b->S = r->S;
     b->D = in->embed_dim;
     b->images = malloc((size_t)b->B * 3 * b->S * b->S * sizeof(real));
     b->text = malloc((size_t)b->B * b->D * sizeof(real));
@@ -173,8 +177,16 @@ int reader_open(Reader **out, Dataset *ds, const ReaderOptions *o, ReaderState s
     if (o->world < 1 || o->rank < 0 || o->rank >= o->world)
         return err_set(e, "reader: rank %d of world %d is not a valid rank", o->rank, o->world);
     if (o->local_batch < 1) return err_set(e, "reader: local batch %d must be >= 1", o->local_batch);
-    if (o->crop_pad < 0 || o->crop_pad > in->image_size)
-        return err_set(e, "reader: crop padding %d outside 0..%d (data.random_crop)", o->crop_pad, in->image_size);
+    const int T = in->image_size, S = o->out_size ? o->out_size : T;
+    if (S < 1 || S > T)
+        return err_set(e, "reader: the %s images are stored at %dx%d, smaller than the %dx%d batches asked for "
+                          "(model.image_size; hint: import with --size %d)", in->split, T, T, S, S, S);
+    if (o->crop_pad < 0 || o->crop_pad > S)
+        return err_set(e, "reader: crop padding %d outside 0..%d (data.random_crop)", o->crop_pad, S);
+    if (o->crop_pad && T > S)
+        return err_set(e, "reader: data.random_crop is %d, but the %s images are stored at %dx%d for a random "
+                          "%dx%d crop already (upstream's augmentation): set data.random_crop=0", o->crop_pad,
+                       in->split, T, T, S, S);
     int64_t global = (int64_t)o->local_batch * o->world;
     if (global > ds_size(ds))
         return err_set(e, "reader: global batch %lld (%d per rank x %d ranks) exceeds the %ld samples of split %s",
@@ -193,8 +205,9 @@ int reader_open(Reader **out, Dataset *ds, const ReaderOptions *o, ReaderState s
     if (start.cursor + global > r->n) start = (ReaderState){start.epoch + 1, 0};
     r->taken = r->filling = start;
     r->perm_epoch = -1;
+    r->T = T, r->S = S;
     r->perm = malloc((size_t)r->n * sizeof(int64_t));
-    r->pixels = malloc((size_t)in->image_size * in->image_size * 3);
+    r->pixels = malloc((size_t)T * T * 3);
     r->slots = calloc((size_t)r->o.prefetch, sizeof(Slot));
     int bad = !r->perm || !r->pixels || !r->slots;
     for (int i = 0; !bad && i < r->o.prefetch; i++) bad = reader_batch_alloc(&r->slots[i].b, r);
@@ -234,6 +247,17 @@ int reader_next(Reader *r, ReaderBatch *b, Err *e) {
 
 ReaderState reader_state(const Reader *r) { return r->taken; }
 int64_t reader_steps_per_epoch(const Reader *r) { return r->n / r->global; }
+
+void reader_describe(const Reader *r, char *out, size_t n) {
+    const char *flip = r->o.flip ? " + flip" : "";
+    if (r->T > r->S)
+        snprintf(out, n, "random %dx%d crop of %dx%d stored images%s", r->S, r->S, r->T, r->T, flip);
+    else if (r->o.crop_pad)
+        snprintf(out, n, "random %dx%d crop of the images edge-padded by %d px (data.random_crop)%s", r->S, r->S,
+                 r->o.crop_pad, flip);
+    else
+        snprintf(out, n, "%s", r->o.flip ? "flip" : "none");
+}
 
 void reader_close(Reader *r) {
     if (!r) return;

@@ -4,10 +4,14 @@
 // [cursor + r*B, cursor + (r+1)*B) of each global batch; an epoch ends when fewer than a global batch of
 // samples remain (drop_last). For each sample (dataset index i) it picks one caption
 // k = Philox(seed, RNG_CAPTION)(epoch, i) mod text_count[i] and, when asked, a crop offset and a flip from
-// Philox(seed, RNG_AUGMENT)(epoch, i). So sample i gets the same caption and augmentation in an epoch
-// whichever rank reads it. A background pthread keeps the next `prefetch` batches ready, reading one
-// image per H5Dread.
+// Philox(seed, RNG_AUGMENT)(epoch, i) = o[0..3]: offsets o[0], o[1] mod (range + 1), flip = o[2] >> 31. So
+// sample i gets the same caption and augmentation in an epoch whichever rank reads it.
+// Upstream's augmentation (AttnGAN/DF-GAN/GALIP/RATLIP): the train split stored at T > S (e.g. 304 for a
+// 256 model, `data import --train-size`) and each sample a random SxS window of it, offsets in [0, T-S],
+// then the flip. A split stored at S keeps the edge-padded jitter (data.random_crop) and the flip.
+// A background pthread keeps the next `prefetch` batches ready, reading one image per H5Dread.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
 #include "core/real.h"
@@ -25,8 +29,10 @@ typedef struct {
     int rank, world;       // 0 <= rank < world
     int local_batch;       // B, samples per rank per step
     int prefetch;          // batches kept ready by the thread (>= 1)
-    int crop_pad;          // random crop: the image is edge-padded by crop_pad pixels on each side and an
-                           // SxS window taken at a random offset (0 = no crop)
+    int out_size;          // S, the side of the batch images (model.image_size); 0 = the stored side T.
+                           // T > S: each sample is a random SxS window of the stored TxT image
+    int crop_pad;          // random crop when T == S: the image is edge-padded by crop_pad pixels on each
+                           // side and an SxS window taken at a random offset (0 = no crop; T > S: must be 0)
     int flip;              // random horizontal flip with probability 1/2
 } ReaderOptions;
 
@@ -49,6 +55,8 @@ int reader_next(Reader *r, ReaderBatch *b, Err *e);
 // The state to save: where the batch after the last one returned by reader_next starts.
 ReaderState reader_state(const Reader *r);
 int64_t reader_steps_per_epoch(const Reader *r);
+// The augmentation in words, for the start-up line: "random 256x256 crop of 304x304 stored images + flip".
+void reader_describe(const Reader *r, char *out, size_t n);
 void reader_close(Reader *r);
 
 int reader_batch_alloc(ReaderBatch *b, const Reader *r);

@@ -72,7 +72,9 @@ static int init(void *self, Run *r, Err *e) {
     ClipDims cd;
     modeldims_clip(&c->model, &cd);
     l->E = cd.embed_dim, l->S = cd.image_size;
-    if (run_open_data(r, c->clip.batch_per_rank, "clip.batch_per_rank", l->E, "model.clip_embed_dim", e)) return -1;
+    // images at the dataset's own side (its test split's): a train split stored larger is cropped at random
+    if (run_open_data(r, c->clip.batch_per_rank, "clip.batch_per_rank", l->E, "model.clip_embed_dim", 0, NULL, e))
+        return -1;
     run_say(r, "evaluation on %s\n", r->test ? "the test split" : "the TRAIN split (no test-* shards)");
     int rc = clip_build_trainable(&l->tw, &cd);
     int shape[1] = {1};
@@ -195,9 +197,10 @@ typedef struct {
 } ClipEval;
 
 // This rank's share of images 0..n-1 (i ≡ rank mod W), each with its caption 0, into rows of u
-// (image embeddings) and t (caption embeddings) [n,E]; the other rows are left alone.
+// (image embeddings) and t (caption embeddings) [n,E]; the other rows are left alone. Images at the
+// training batches' side Sd (the centre of a train split stored larger).
 static int encode_share(Lit *l, Run *r, Dataset *ds, int n, real *u, real *t, Err *e) {
-    int E = l->E, B = r->batch_per_rank, Sd = ds_info(ds)->image_size, W = r->dp.size;
+    int E = l->E, B = r->batch_per_rank, Sd = r->image_size, W = r->dp.size;
     size_t plane = (size_t)Sd * Sd;
     real *raw = malloc((size_t)B * 3 * plane * sizeof(real));
     uint8_t *hwc = malloc(plane * 3);
@@ -207,7 +210,7 @@ static int encode_share(Lit *l, Run *r, Dataset *ds, int n, real *u, real *t, Er
         int m = 0;
         for (long i = first; i < n && m < B; i += W) idx[m++] = i;
         for (int k = 0; !rc && k < m; k++) {
-            rc = ds_read_image(ds, idx[k], hwc, e);
+            rc = ds_read_centre(ds, idx[k], Sd, hwc, e);
             if (!rc) rc = ds_read_emb(ds, idx[k], 0, t + (size_t)idx[k] * E, e);
             for (size_t p = 0; !rc && p < plane; p++)
                 for (int ch = 0; ch < 3; ch++)

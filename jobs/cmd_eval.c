@@ -32,7 +32,9 @@ static const char eval_about[] =
     "and embeds its share, rank 0 computes the metrics. The config is the checkpoint's (--config replaces\n"
     "it, --set overrides keys). Reference statistics: eval.ref_stats, else DIR/fid-stats-test-<network>.h5\n"
     "(make them with `ratlip data stats DIR --split test`, same eval.inception_weights). Appends the row to\n"
-    "OUT/metrics.h5 /eval (OUT = the checkpoint's directory) and writes OUT/eval-<step>.png.\n"
+    "OUT/metrics.h5 /eval (OUT = the checkpoint's directory) and writes OUT/eval-<step>.png. Samples: --n,\n"
+    "else eval.samples_per_caption x test images (upstream's recipe: 12), else eval.n_samples; Inception sees\n"
+    "them resized to eval.inception_size (299, pytorch-fid's; the statistics must be of the same size).\n"
     "Without eval.inception_weights the Inception network is seeded: the values are then labelled\n"
     "\"" FIDSTATS_RANDOM_NOTE "\".\n";
 
@@ -52,7 +54,8 @@ int cmd_eval(int argc, char **argv) {
     const OptSpec opts[] = {
         OPT_PATH("ckpt", 0, &ckpt, OPT_REQ, "FILE", "checkpoint to evaluate"),
         OPT_PATH("data", 0, &data, OPT_REQ, "DIR", "dataset whose test split is the reference"),
-        OPT_LONG("n", 0, &n, 0, 2, 100000000L, NULL, "SAMPLES", "generated samples (default: eval.n_samples)"),
+        OPT_LONG("n", 0, &n, 0, 2, 100000000L, NULL, "SAMPLES",
+                 "generated samples (default: eval.samples_per_caption x test images, or eval.n_samples)"),
         OPT_PATH("config", 0, &config_file, 0, "FILE", "config replacing the checkpoint's"),
         OPT_LIST("set", 's', &set_list, "K=V", "override one config key"),
         OPT_PATH("out", 0, &out_dir, 0, "DIR", "where metrics.h5 and eval-<step>.png go (default: the checkpoint's directory)"),
@@ -104,9 +107,11 @@ int cmd_eval(int argc, char **argv) {
     }
     if ((rc = dp_agree(rc, dp_get_timeout(), &e))) goto done;
     if (dp.rank == 0)
-        printf("eval: %s step %lld, %s generator, %ld samples on %d rank%s, reference %s (%ld images)\n", ckpt,
-               (long long)meta.step, gan.has_ema && !no_ema ? "EMA" : "raw", ctx.n_samples, dp.size,
-               dp.size == 1 ? "" : "s", ctx.ref_path, ctx.ref.n);
+        printf("eval: %s step %lld, %s generator, %ld samples%s on %d rank%s, Inception at %d px, reference %s "
+               "(%ld images)\n", ckpt, (long long)meta.step, gan.has_ema && !no_ema ? "EMA" : "raw",
+               eval_sample_count(&ctx, test),
+               ctx.samples_per_caption > 0 ? " (eval.samples_per_caption x test images)" : "",
+               dp.size, dp.size == 1 ? "" : "s", ctx.feat.net.input_size, ctx.ref_path, ctx.ref.n);
     EvalResult res;
     rc = eval_run(&ctx, &gan, !no_ema, &cfg, test, &res, &e);
     if (!rc) {   // rank 0's report (line, metrics, grid) may fail alone: everyone agrees on it
@@ -209,20 +214,41 @@ int cmd_fid(int argc, char **argv) {
 
 static const char stats_about[] =
     "Inception pool3 statistics of every image of a split: /mu, /sigma (float64), /features, attributes n,\n"
-    "network, weights_sha256. Written to FILE, default DIR/fid-stats-<split>-<network>.h5 (where `ratlip\n"
-    "eval` and training look). Weights: --weights, else eval.inception_weights of --config, else the seeded\n"
-    "random network (\"" FIDSTATS_RANDOM_NOTE "\").\n";
+    "network, weights_sha256, inception_size. Written to FILE, default DIR/fid-stats-<split>-<network>.h5\n"
+    "(-<size>px.h5 at an Inception input size other than 299; where `ratlip eval` and training look).\n"
+    "Weights: --weights, else eval.inception_weights of --config, else the seeded random network\n"
+    "(\"" FIDSTATS_RANDOM_NOTE "\"). Input size: --inception-size, else eval.inception_size of --config,\n"
+    "else 299 (pytorch-fid's); evaluation refuses statistics of another size.\n";
 
-// Inception features of every image of ds, in dataset order: feat [n, 2048] malloc'd. One process.
-static int dataset_features(EvalFeat *f, Dataset *ds, real **feat, long *n, Err *e) {
+// The side statistics of ds are taken at: its own, but the test split's for a train split stored larger
+// (for the training's random crop, `data import --train-size`): its images' centre, as the model's images.
+static int stats_side(const char *dir, Dataset *ds) {
+    Dataset *test = NULL;
+    Err ignore;
+    int S = ds_info(ds)->image_size;
+    if (!strcmp(ds_info(ds)->split, "train") && ds_has_split(dir, "test", &ignore) == 1 &&
+        !ds_open(&test, dir, "test", &ignore)) {
+        int St = ds_info(test)->image_size;
+        ds_close(test);
+        if (St < S) {
+            printf("data stats: the train images are stored at %dx%d (for the random crop): their centre %dx%d, the "
+                   "test split's side\n", S, S, St, St);
+            S = St;
+        }
+    }
+    return S;
+}
+
+// Inception features of every image of ds (its centre SxS), in dataset order: feat [n, 2048] malloc'd. One process.
+static int dataset_features(EvalFeat *f, Dataset *ds, int S, real **feat, long *n, Err *e) {
     long N = ds_size(ds);
-    int S = ds_info(ds)->image_size, B = f->batch;
+    int B = f->batch;
     real *out = malloc(((size_t)N + 1) * INCEPTION_DIM * sizeof(real));
     uint8_t *hwc = malloc((size_t)B * S * S * 3);
     int rc = (!out || !hwc) ? err_set(e, "eval: out of memory for %ld features", N) : 0;
     for (long i0 = 0; i0 < N && !rc; i0 += B) {
         int nb = (int)(i0 + B <= N ? B : N - i0);
-        for (int b = 0; b < nb && !rc; b++) rc = ds_read_image(ds, i0 + b, hwc + (size_t)b * S * S * 3, e);
+        for (int b = 0; b < nb && !rc; b++) rc = ds_read_centre(ds, i0 + b, S, hwc + (size_t)b * S * S * 3, e);
         if (!rc) rc = evalfeat_images_u8(f, hwc, nb, S, out + (size_t)i0 * INCEPTION_DIM, e);
     }
     free(hwc);
@@ -237,13 +263,15 @@ static int dataset_features(EvalFeat *f, Dataset *ds, real **feat, long *n, Err 
 
 int cmd_data_stats(int argc, char **argv) {
     const char *dir = NULL, *split = NULL, *out = NULL, *weights = NULL, *config_file = NULL;
-    long threads;
+    long threads, size;
     const OptSpec opts[] = {
         OPT_ARG("DIR", &dir, OPT_REQ, "dataset directory"),
         OPT_CHOICE("split", 0, &split, 0, "train|test", "test", "which split"),
         OPT_PATH("out", 0, &out, 0, "FILE", "statistics file (default DIR/fid-stats-<split>-<network>.h5)"),
         OPT_PATH("weights", 0, &weights, 0, "INCEPTION.h5", "Inception weights (io/tools/convert_inception.py)"),
-        OPT_PATH("config", 0, &config_file, 0, "FILE", "take the weights from its eval.inception_weights"),
+        OPT_LONG("inception-size", 0, &size, 0, INCEPTION_SIZE_MIN, INCEPTION_SIZE_MAX, NULL, "PX",
+                 "side the images are resized to for Inception (default: eval.inception_size of --config, else 299)"),
+        OPT_PATH("config", 0, &config_file, 0, "FILE", "take the weights and input size from its eval.* keys"),
         OPT_LONG("threads", 't', &threads, 0, 1, 1024, NULL, "T", "BLAS threads"),
         {0}};
     const OptCommand cmd = {"data stats", NULL, stats_about, NULL, opts};
@@ -253,21 +281,21 @@ int cmd_data_stats(int argc, char **argv) {
     jobs_print_banner("data stats");
     Err e = {{0}};
     Config cfg;
-    if (!weights && config_file) {
-        if (config_resolve(&cfg, config_file, 0, NULL, &e)) {
-            fprintf(stderr, "ratlip data stats: %s\n", e.msg);
-            return 1;
-        }
-        weights = cfg.eval.inception_weights;
+    config_defaults(&cfg);
+    if (config_file && config_resolve(&cfg, config_file, 0, NULL, &e)) {
+        fprintf(stderr, "ratlip data stats: %s\n", e.msg);
+        return 1;
     }
+    if (!weights && config_file) weights = cfg.eval.inception_weights;
+    if (size <= 0) size = cfg.eval.inception_size;   // the config's, or the default 299
     EvalCtx c;
     memset(&c, 0, sizeof c);
     Dataset *ds = NULL;
     real *feat = NULL;
     long n = 0;
-    int rc = eval_net_init(&c, weights, &e);
+    int rc = eval_net_init(&c, weights, (int)size, &e);
     if (!rc) rc = ds_open(&ds, dir, split, &e);
-    if (!rc) rc = dataset_features(&c.feat, ds, &feat, &n, &e);
+    if (!rc) rc = dataset_features(&c.feat, ds, stats_side(dir, ds), &feat, &n, &e);
     if (!rc && n < 2) rc = err_set(&e, "%s: split %s has %ld images: statistics need at least 2", dir, split, n);
     if (!rc) {
         FidStats s = {0};
@@ -280,21 +308,26 @@ int cmd_data_stats(int argc, char **argv) {
         snprintf(s.network, sizeof s.network, "%s", inception_network_name(c.feat.net.variant));
         snprintf(s.weights_sha256, sizeof s.weights_sha256, "%s", c.weights_id);
         s.random_weights = c.random_weights;
-        snprintf(s.source, sizeof s.source, "%s split %s (%ld images)", dir, split, n);
+        s.inception_size = c.feat.net.input_size;
+        size_t src_len = strlen(dir) + strlen(split) + 64;
+        s.source = malloc(src_len);
+        if (s.source) snprintf(s.source, src_len, "%s split %s (%ld images)", dir, split, n);
         char path[1100];
         if (out) snprintf(path, sizeof path, "%s", out);
-        else fidstats_default_path(path, sizeof path, dir, split, s.network);
-        if (!s.mu || !s.sigma) rc = err_set(&e, "out of memory for the statistics");
+        else fidstats_default_path(path, sizeof path, dir, split, s.network, s.inception_size);
+        if (!s.mu || !s.sigma || !s.source) rc = err_set(&e, "out of memory for the statistics");
         else {
             feat_mean_cov(feat, n, INCEPTION_DIM, s.mu, s.sigma);
             rc = fidstats_write(path, &s, &e);
         }
         if (!rc) {
-            printf("wrote %s: %ld images of %s/%s, %s, weights %s\n", path, n, dir, split, s.network, s.weights_sha256);
+            printf("wrote %s: %ld images of %s/%s, %s at %d px, weights %s\n", path, n, dir, split, s.network,
+                   s.inception_size, s.weights_sha256);
             if (s.random_weights) printf("note: %s\n", FIDSTATS_RANDOM_NOTE);
         }
         free(s.mu);
         free(s.sigma);
+        free(s.source);
     }
     if (rc) fprintf(stderr, "ratlip data stats: %s\n", e.msg);
     free(feat);

@@ -27,9 +27,11 @@ static void print_line(const EvalCtx *c, const EvalResult *r, int64_t step, FILE
     const char *net = inception_network_name(c->feat.net.variant);
     char kid[96] = "KID n/a (reference statistics without features)";
     if (!isnan(r->kid)) snprintf(kid, sizeof kid, "KID %.6f +- %.6f", r->kid, r->kid_std);
-    say(log, "eval step %lld: FID %.4f  %s  CLIP score %.3f  (%ld samples, %s %s, %s CLIP, %d "
+    char per[48] = "";
+    if (c->samples_per_caption > 0) snprintf(per, sizeof per, " = %d per test image", c->samples_per_caption);
+    say(log, "eval step %lld: FID %.4f  %s  CLIP score %.3f  (%ld samples%s, %s %s at %d px, %s CLIP, %d "
         "rank%s, %.1f s)%s\n",
-        (long long)step, r->fid, kid, r->clip_score, r->n, net, c->weights_id,
+        (long long)step, r->fid, kid, r->clip_score, r->n, per, net, c->weights_id, c->feat.net.input_size,
         c->random_clip ? "random-weight" : "loaded", r->ranks, r->ranks == 1 ? "" : "s", r->seconds, note);
     if (r->eig_ratio < -1e-6)
         say(log, "eval: warning: min/max eigenvalue of the FID product is %.2e (ill-conditioned)\n", r->eig_ratio);
@@ -91,8 +93,16 @@ static int append_metrics(const EvalCtx *c, const EvalResult *r, const char *cli
     char clipv[160];
     snprintf(clipv, sizeof clipv, "mean cos(CLIP image embedding, sentence embedding) x100, clip_remap %s, %s",
              clip_remap, c->random_clip ? "random-weight CLIP" : "CLIP from model.clip_weights");
+    char sizev[16], planv[96];
+    snprintf(sizev, sizeof sizev, "%d", c->feat.net.input_size);
+    if (c->samples_per_caption > 0)
+        snprintf(planv, sizeof planv, "eval.samples_per_caption %d: every test image's captions sampled %d times",
+                 c->samples_per_caption, c->samples_per_caption);
+    else snprintf(planv, sizeof planv, "n_samples over the test images in order");
     const char *attrs[][2] = {
         {"network", inception_network_name(c->feat.net.variant)},
+        {"inception_size", sizev},
+        {"sample_plan", planv},
         {"weights_sha256", c->weights_id},
         {"features_note", c->random_weights ? FIDSTATS_RANDOM_NOTE : ""},
         {"clip_score_variant", clipv},

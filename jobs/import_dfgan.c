@@ -20,7 +20,11 @@ int cub_crop_box(double x, double y, double w, double h, int W, int H, int box[4
     box[1] = cy - r > 0 ? cy - r : 0;
     box[2] = cx + r < W ? cx + r : W;
     box[3] = cy + r < H ? cy + r : H;
-    return box[2] > box[0] && box[3] > box[1] ? 0 : -1;
+    // the box itself must lie on the image (a pixel of slack for rounding at its border) and overlap it:
+    // a box of another image (a wrong id) would otherwise crop whatever part of the square is left
+    int on = x >= -1 && y >= -1 && x + w <= W + 1.0 && y + h <= H + 1.0 && fmin(x + w, W) > fmax(x, 0) &&
+             fmin(y + h, H) > fmax(y, 0);
+    return on && box[2] > box[0] && box[3] > box[1] ? 0 : -1;
 }
 
 uint8_t *dfgan_crop(const uint8_t *rgb, int W, const int box[4]) {
@@ -276,8 +280,8 @@ static int assign_classes(DfganList *l, const char *lists[2], Err *e) {
 int dfgan_resolve(const char *dir, const char *dataset, const char *train_list, const char *test_list,
                   DfganList *out, Err *e) {
     memset(out, 0, sizeof *out);
-    int birds = !strcmp(dataset, "birds"), flower = !strcmp(dataset, "flower");
-    if (!birds && !flower && strcmp(dataset, "faces") && strcmp(dataset, "coco"))
+    int birds = !strcmp(dataset, "birds"), flower = !strcmp(dataset, "flower"), coco = !strcmp(dataset, "coco");
+    if (!birds && !flower && !coco && strcmp(dataset, "faces"))
         return err_set(e, "unknown dataset '%s' (one of birds, flower, faces, coco)", dataset);
     char pick[2][4200];
     const char *lists[2] = {train_list, test_list};
@@ -329,8 +333,11 @@ int dfgan_resolve(const char *dir, const char *dataset, const char *train_list, 
                 else klen = (int)(dot - key);
             }
             if (rc) break;
+            // coco: COCO-2014's train images are the train split, its val images the test split (GALIP's paths)
+            const char *coco_fmt = s ? "%s/images/val2014/jpg/%.*s.jpg" : "%s/images/train2014/jpg/%.*s.jpg";
             k->image = birds    ? path_of("%s/CUB_200_2011/images/%.*s.jpg", dir, key, (int)strlen(key))
                        : flower ? path_of("%s/images/%.*s", dir, key, (int)strlen(key))
+                       : coco   ? path_of(coco_fmt, dir, key, (int)strlen(key))
                                 : path_of("%s/images/%.*s.jpg", dir, key, (int)strlen(key));
             k->caption = path_of("%s/text/%.*s.txt", dir, key, klen);
             if (!k->image || !k->caption) { rc = err_set(e, "%s: out of memory", lists[s]); break; }

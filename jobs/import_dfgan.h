@@ -9,7 +9,9 @@
 //   birds  DIR/CUB_200_2011/images/<key>.jpg, cropped around its bounding box (images.txt joined by
 //          id with bounding_boxes.txt), as AttnGAN's get_imgs does
 //   flower DIR/images/<key> (the key has the extension; its caption file is <key without it>.txt)
-//   faces, coco  DIR/images/<key>.jpg
+//   faces  DIR/images/<key>.jpg
+//   coco   DIR/images/train2014/jpg/<key>.jpg (train keys), DIR/images/val2014/jpg/<key>.jpg (test keys), as
+//          DF-GAN/GALIP/RATLIP's lib/datasets.py read COCO-2014
 // Class = the index of the key's folder ("001.Black_footed_Albatross/...") among the sorted distinct
 // folders of train + test; keys without a folder (faces, flower, coco) have no class (-1), and a list
 // that mixes both is refused.
@@ -50,7 +52,9 @@ void dfgan_free(DfganList *l);
 //   r = int(max(w, h) * 0.75); cx = int((2x + w) / 2); cy = int((2y + h) / 2)
 //   x1 = max(0, cx - r); x2 = min(W, cx + r); y1 = max(0, cy - r); y2 = min(H, cy + r)
 // box = {x1, y1, x2, y2}: rows y1..y2-1, columns x1..x2-1 (int() truncates toward zero, as C's cast).
-// Returns 0, or -1 when the crop is empty (the box lies outside the image).
+// Returns 0, or -1 (box still filled) when the box lies more than a pixel outside the image (x < -1,
+// y < -1, x + w > W + 1 or y + h > H + 1), does not overlap it, or the crop is empty: AttnGAN would crop
+// what is left of the square around such a box; here the caller refuses it, naming the line.
 int cub_crop_box(double x, double y, double w, double h, int W, int H, int box[4]);
 // The pixels of rgb [H,W,3] inside box (from cub_crop_box) as a new [y2-y1, x2-x1, 3] buffer (NULL when
 // out of memory).

@@ -65,6 +65,26 @@ static int is_choice(const char *choices, const char *v) {
     return 0;
 }
 
+// The choice of "a|b|c" nearest to v (nearest()'s rule: edit distance <= 2, or v a prefix of it), copied
+// into buf; NULL when none is near.
+static const char *near_choice(const char *choices, const char *v, char *buf, size_t n) {
+    char words[32][64];
+    const char *names[32];
+    int k = 0;
+    for (const char *c = choices; *c && k < 32;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        snprintf(words[k], sizeof words[k], "%.*s", (int)len, c);
+        names[k] = words[k];
+        k++;
+        c += len + (bar ? 1 : 0);
+    }
+    const char *near = *v ? nearest(v, names, k) : NULL;
+    if (!near) return NULL;
+    snprintf(buf, n, "%s", near);
+    return buf;
+}
+
 static void range_text(const OptSpec *s, char *buf, size_t n) {
     switch (s->type) {
     case OT_INT:
@@ -134,7 +154,10 @@ static int store(Parser *p, const OptSpec *s, char *v) {
         return 0;
     }
     range_text(s, want, sizeof want);
-    fail(p, OPT_EXIT_VALUE, "ratlip %s: %s wants %s, got '%s'", p->c->name, nm, want, v);
+    char near[64];
+    if (s->type == OT_CHOICE && near_choice(s->choices, v, near, sizeof near))
+        fail(p, OPT_EXIT_VALUE, "ratlip %s: %s wants %s, got '%s' (did you mean '%s'?)", p->c->name, nm, want, v, near);
+    else fail(p, OPT_EXIT_VALUE, "ratlip %s: %s wants %s, got '%s'", p->c->name, nm, want, v);
     return -1;
 }
 

@@ -25,8 +25,9 @@
 //
 // Exit statuses (OPT_EXIT_*, printed at the end of every usage):
 //   0  --help printed (and the command's success)
-//   1  an option or argument value is invalid: not a number, out of range, not one of the choices,
-//      an empty path (the same status as a run-time failure)
+//   1  an option or argument value is invalid: not a number, out of range, not one of the choices
+//      (with a did-you-mean for a near miss: --dataset bird → 'birds'), an empty path (the same status
+//      as a run-time failure)
 //   2  the command line is malformed: unknown option (with a did-you-mean), missing value, missing
 //      required option or argument, extra argument, unknown subcommand
 // Errors are one line on stderr naming the option and what it accepts, e.g.

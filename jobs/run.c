@@ -134,7 +134,43 @@ static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
     return run_agree(r, r->dp.rank == 0 ? remove_stale_tmp(r, e) : 0, e);
 }
 
-int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, Err *e) {
+// The model's side S against the splits' stored sides: train >= S (the reader crops S from it), test = S.
+static int check_sizes(Run *r, int image_size, const char *size_key, Err *e) {
+    const char *dir = r->cfg.data.dir;
+    const int Tr = ds_info(r->train)->image_size, Te = r->test ? ds_info(r->test)->image_size : 0;
+    if (!image_size) {   // the dataset's own: its test side, else its train side
+        r->image_size = Te ? Te : Tr;
+        if (Tr < r->image_size)
+            return err_set(e, "%s: the train images are %dx%d, smaller than the test images %dx%d (the train split may "
+                              "be stored larger, for the random crop, never smaller: re-import)", dir, Tr, Tr, Te, Te);
+        return 0;
+    }
+    r->image_size = image_size;
+    if (Tr < image_size)
+        return err_set(e, "%s: the train images are %dx%d, smaller than %s %d (hint: import the dataset with "
+                          "--size %d; the train split may be stored larger, never smaller)", dir, Tr, Tr, size_key,
+                       image_size, image_size);
+    if (Te && Te != image_size)
+        return err_set(e, "%s: the test images are %dx%d but %s is %d: evaluation compares the model's images with "
+                          "them (hint: import the dataset with --size %d, or use a config whose %s is %d)", dir, Te,
+                       Te, size_key, image_size, image_size, size_key, Te);
+    return 0;
+}
+
+// The sides, then the augmentation they imply: a train split stored larger is cropped at random (io/reader.h),
+// which data.random_crop's edge-padded jitter must not add to.
+static int check_data(Run *r, int image_size, const char *size_key, Err *e) {
+    if (check_sizes(r, image_size, size_key, e)) return -1;
+    const int Tr = ds_info(r->train)->image_size, S = r->image_size;
+    if (Tr > S && r->cfg.data.random_crop)
+        return err_set(e, "%s: data.random_crop is %d, but the train images are stored at %dx%d for a random %dx%d "
+                          "crop already (upstream's augmentation, `data import --train-size`): set data.random_crop=0",
+                       r->cfg.data.dir, r->cfg.data.random_crop, Tr, Tr, S, S);
+    return 0;
+}
+
+int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, int image_size,
+                  const char *size_key, Err *e) {
     const char *dir = r->cfg.data.dir;
     r->batch_per_rank = batch_per_rank;
     int rc = ds_open(&r->train, dir, "train", e);
@@ -146,6 +182,7 @@ int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_d
                      ds_size(r->train), r->dp.size, batch_key, batch_per_rank);
     Err ignore;
     if (!rc && ds_has_split(dir, "test", &ignore) == 1) rc = ds_open(&r->test, dir, "test", e);
+    if (!rc) rc = check_data(r, image_size, size_key, e);
     if (run_agree(r, rc, e)) return -1;
     // every rank must see the same dataset (a stale shard on one node's scratch disk is an error)
     const DsInfo *in = ds_info(r->train);
@@ -238,11 +275,15 @@ static int setup_resume(Run *r, const RunTask *task, const char *resume, RunResu
 static int open_reader(Run *r, const RunResume *res, Err *e) {
     const Config *c = &r->cfg;
     ReaderOptions ro = {.seed = (uint64_t)c->train.seed, .rank = r->dp.rank, .world = r->dp.size,
-                        .local_batch = r->batch_per_rank, .prefetch = c->data.prefetch,
+                        .local_batch = r->batch_per_rank, .prefetch = c->data.prefetch, .out_size = r->image_size,
                         .crop_pad = c->data.random_crop, .flip = c->data.random_flip};
     ReaderState start = {res->found ? res->meta.reader_epoch : 0, res->found ? res->meta.reader_cursor : 0};
     int rc = reader_open(&r->reader, r->train, &ro, start, e);
-    return rc ? rc : reader_batch_alloc(&r->batch, r->reader);
+    if (rc) return rc;
+    char aug[160];
+    reader_describe(r->reader, aug, sizeof aug);
+    run_say(r, "augment: %s\n", aug);
+    return reader_batch_alloc(&r->batch, r->reader);
 }
 
 // The data reader continues where the checkpoint left it; metrics.h5 drops rows past the resume step.

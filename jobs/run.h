@@ -67,6 +67,7 @@ typedef struct {
     Reader *reader;            // this rank's slice of every global batch
     ReaderBatch batch;
     int batch_per_rank;
+    int image_size;            // S, the side of the batch images (run_open_data; the train split may be larger)
     int64_t step, start_step;  // iterations done; where this process started
     int64_t ckpt_step;         // step of the last checkpoint this process wrote (-1: none)
     char best_ckpt[64];        // file name retention always keeps ("" = none)
@@ -129,8 +130,12 @@ void run_say(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 // Every rank passes its own rc; all get -1 when any failed (dist/agree.h: with the deadline).
 int run_agree(Run *r, int rc, Err *e);
 // Opens the train split (and test, when there is one) and checks it against the task: caption
-// embeddings of dimension embed_dim (the config key dim_key sets it) and at least one global batch of
-// batch_per_rank (batch_key) per rank; every rank must see the same dataset. Collective.
-int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, Err *e);
+// embeddings of dimension embed_dim (the config key dim_key sets it), at least one global batch of
+// batch_per_rank (batch_key) per rank, and the image sides: the train split stored at >= image_size
+// (size_key sets it; the reader takes a random image_size crop of a larger one, io/reader.h), the test
+// split at image_size. image_size 0: the dataset's own, its test side (else its train side), into
+// r->image_size. Every rank must see the same dataset. Collective.
+int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_dim, const char *dim_key, int image_size,
+                  const char *size_key, Err *e);
 // Seconds on a monotonic clock (for rates and ETAs; never for anything stored).
 double run_now_s(void);

@@ -60,9 +60,11 @@ static int init(void *self, Run *r, Err *e) {
     char grids[1100];
     snprintf(grids, sizeof grids, "%s/samples", r->run_dir);
     if (run_agree(r, r->dp.rank == 0 ? fs_mkdir_p(grids, e) : 0, e)) return -1;
-    if (run_open_data(r, c->train.batch_per_rank, "train.batch_per_rank", c->model.text_dim, "model.text_dim", e))
+    if (run_open_data(r, c->train.batch_per_rank, "train.batch_per_rank", c->model.text_dim, "model.text_dim",
+                      c->model.image_size, "model.image_size", e))
         return -1;
-    int rc = modeldims_gan_build(&t->gan, c, c->train.batch_per_rank, ds_info(r->train)->image_size, e);
+    // real images: model.image_size (the reader crops a train split stored larger)
+    int rc = modeldims_gan_build(&t->gan, c, c->train.batch_per_rank, r->image_size, e);
     if (!rc && c->model.clip_weights[0]) {
         rc = weights_load(c->model.clip_weights, "/", &t->gan.clip.ps, 1, e) < 0 ? -1 : 0;
     } else if (!rc) {
@@ -114,6 +116,13 @@ static int start(void *self, Run *r, const RunResume *res, Err *e) {
     Trainer *t = self;
     const Config *c = &r->cfg;
     (void)res;   // the checkpoint's scalars came in through restore
+    if (c->train.steps == 0) {   // every rank has the same config and data: all return here together
+        long global = (long)c->train.batch_per_rank * r->dp.size, per_epoch = ds_size(r->train) / global;
+        return err_set(e, "train.steps is 0: nothing to train. Set it (--steps N, --set train.steps=N); upstream's "
+                          "1502 epochs are 1502 x floor(%ld train images / global batch %ld) = %ld steps here "
+                          "(jobs/configs/faces.json ships 0: CelebA-tiny's size is not published)",
+                       ds_size(r->train), global, 1502 * per_epoch);
+    }
     if (dp_check_replicas(&t->gan.clip.ps, "CLIP tower", e)) return -1;
 
     int B = c->train.batch_per_rank, T = c->model.text_dim, Z = c->model.z_dim, W = r->dp.size;

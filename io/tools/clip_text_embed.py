@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """clip_text_embed.py: CLIP text embeddings of a caption directory, for `ratlip data import --text-emb`.
 
-    clip_text_embed.py --images DIR --captions DIR --out FILE.h5 [--model ViT-B/32] [--device cpu] [--batch 256]
+    clip_text_embed.py --images DIR --captions DIR [--recursive] [--train-list F --test-list F] --out FILE.h5
+                       [--model ViT-B/32] [--device cpu] [--batch 256]
     clip_text_embed.py --layout dfgan --data-dir DIR --dataset birds|flower|faces|coco [--train-list F --test-list F]
                        --out FILE.h5 [...]
 
@@ -10,8 +11,10 @@ DIR/test/filenames.pickle (or the text lists, which win), each key's non-blank l
 (flower: the key without its extension). --print-order prints the rows' keys and stops (no model needed).
 
 Writes /text_emb float32 [total_captions, D] with one row per caption in the order `ratlip data import`
-reads them: image files (*.png, *.jpg, *.jpeg, case-insensitive) sorted by their names' bytes, and for
-each image the non-blank lines of captions/<image stem>.txt in order. Embeddings are the CLIP text
+reads them: image files (*.png, *.jpg, *.jpeg, case-insensitive; names starting with '.' skipped) sorted by
+the bytes of their paths under DIR (--recursive: in class subfolders too, jobs/import_flat.h), only the keys
+of --train-list/--test-list when given (a key: the path without extension), and for each image the
+non-blank lines of captions/<path without extension>.txt in order. Embeddings are the CLIP text
 tower's projected EOT feature, NOT normalised (GALIP/RATLIP feed the raw vector, tobran/GALIP#11),
 computed with `clip.tokenize(caption, truncate=True)`. Root attributes: text_encoder ("clip-<model>"),
 model, n_images, n_captions.
@@ -41,12 +44,36 @@ def caption_lines(path, image):
     return lines
 
 
-def caption_rows(images, captions):
-    """[(image name, [captions])] in import order; errors name the file."""
-    names = sorted((n for n in os.listdir(images) if os.path.splitext(n)[1].lower() in EXTS),
-                   key=lambda n: n.encode())
+def image_paths(images, recursive):
+    """The image paths under images (relative), as `ratlip data import` lists them (before sorting)."""
+    if not recursive:
+        return [n for n in os.listdir(images) if not n.startswith(".") and os.path.splitext(n)[1].lower() in EXTS]
+    paths, seen = [], set()
+    for d, subdirs, files in os.walk(images, followlinks=True):
+        st = os.stat(d)
+        if (st.st_dev, st.st_ino) in seen:
+            raise SystemExit("clip_text_embed.py: %s: a folder met twice (symlink loop)" % d)
+        seen.add((st.st_dev, st.st_ino))
+        subdirs[:] = [s for s in subdirs if not s.startswith(".")]
+        rel = os.path.relpath(d, images)
+        paths += [os.path.normpath(os.path.join(rel, n)) for n in files
+                  if not n.startswith(".") and os.path.splitext(n)[1].lower() in EXTS]
+    return paths
+
+
+def list_keys(path):
+    """The keys of a list file as `ratlip data import` reads it: a pickle (.pickle, .pkl), else text."""
+    return read_keys(path, None) if path.endswith((".pickle", ".pkl")) else read_keys(None, path)
+
+
+def caption_rows(images, captions, recursive=False, train_list=None, test_list=None):
+    """[(image path, [captions])] in import order; errors name the file."""
+    names = sorted(image_paths(images, recursive), key=lambda n: n.encode())
     if not names:
         raise SystemExit("clip_text_embed.py: %s: no *.png, *.jpg or *.jpeg files" % images)
+    if train_list:   # the listed images only (the importer checks the lists themselves)
+        listed = set(list_keys(train_list)) | set(list_keys(test_list))
+        names = [n for n in names if os.path.splitext(n)[0] in listed]
     rows = []
     for n in names:
         rows.append((n, caption_lines(os.path.join(captions, os.path.splitext(n)[0] + ".txt"), n)))
@@ -82,6 +109,7 @@ def main(argv=None):
     ap.add_argument("--layout", choices=("flat", "dfgan"), default="flat")
     ap.add_argument("--data-dir")
     ap.add_argument("--dataset", choices=("birds", "flower", "faces", "coco"))
+    ap.add_argument("--recursive", action="store_true", help="flat: images in class subfolders")
     ap.add_argument("--train-list")
     ap.add_argument("--test-list")
     ap.add_argument("--print-order", action="store_true", help="print each row's key and caption count, then stop")
@@ -97,7 +125,9 @@ def main(argv=None):
     else:
         if not a.images or not a.captions:
             ap.error("the flat layout needs --images and --captions")
-        rows = caption_rows(a.images, a.captions)   # checked before the (slow) model load
+        if bool(a.train_list) != bool(a.test_list):
+            ap.error("the flat layout takes --train-list and --test-list together")
+        rows = caption_rows(a.images, a.captions, a.recursive, a.train_list, a.test_list)   # before the model load
     if a.print_order:
         for k, caps in rows:
             print("%s\t%d" % (k, len(caps)))

@@ -13,7 +13,8 @@ OUT gets /mu and /sigma (float64) as given and NO /features, so it is moments on
 attributes: n (int64, --n; the npz does not record its image count, 0 = unknown), network
 "inception_fid", weights_sha256 (the source_sha256 of INCEPTION.h5), random_weights 0, note "moments
 only (converted from pytorch-fid npz): FID only, no KID", source "pytorch-fid npz <NPZ's name>" and
---source. Written to OUT.tmp, fsynced, then renamed over OUT.
+--source, inception_size 299 (pytorch-fid's resize: evaluate with eval.inception_size 299). Written to
+OUT.tmp, fsynced, then renamed over OUT.
 
 --inception-weights is required. pytorch-fid's statistics are comparable only with features of the
 same network and weights, and ratlip records which weights a statistics file belongs to by the SHA-256
@@ -39,6 +40,7 @@ import numpy as np
 TOOL = "npz_to_fidstats.py"
 NOTE = "moments only (converted from pytorch-fid npz): FID only, no KID"
 FID_DIM = 2048   # pool3 of the FID Inception: what `ratlip eval` compares against
+INCEPTION_SIZE = 299   # pytorch-fid resizes every image to 299x299 before its Inception (eval.inception_size)
 WEIGHTS_HELP = ("pytorch-fid's statistics are comparable only with features of the same Inception network and "
                 "weights, and ratlip ties a statistics file to its weights by the SHA-256 of the checkpoint they "
                 "were converted from. Convert pytorch-fid's checkpoint (pt_inception-2015-12-05-6726825d.pth, "
@@ -150,7 +152,7 @@ def main(argv=None):
     mu, sigma = read_npz(a.npz)
     source = "pytorch-fid npz " + os.path.basename(a.npz) + (" " + a.source if a.source else "")
     attrs = {"n": np.int64(a.n), "network": "inception_fid", "weights_sha256": sha, "random_weights": np.int64(0),
-             "note": NOTE, "source": source}
+             "note": NOTE, "source": source, "inception_size": np.int64(INCEPTION_SIZE)}
     write_stats(a.out, mu, sigma, attrs)
     print("npz_to_fidstats: %s -> %s: d %d, n %s, network inception_fid, weights %s; %s"
           % (a.npz, a.out, mu.shape[0], a.n or "unknown", sha, NOTE))

@@ -2,7 +2,8 @@
 // io/tools/convert_inception.py from a randomly initialised PyTorch model (tests/reference/inception_ref.py)
 // gives the reference's pool3 features, for the variant named on the command line: compared with the
 // reference's float64 run (/feat_f64) within κ times its own float32 run's error (/feat; testutil.h,
-// tu_ref_tol).
+// tu_ref_tol). An optional 4th argument is the side the reference resized the images to (its
+// --inception-size, eval.inception_size; default 299).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: test_inception REF.h5 WEIGHTS.h5 fid|tv\n");
+        fprintf(stderr, "usage: test_inception REF.h5 WEIGHTS.h5 fid|tv [INCEPTION_SIZE]\n");
         return 2;
     }
     InceptionVariant v;
@@ -24,6 +25,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
+    if (argc > 4) net.input_size = atoi(argv[4]);
     int n = weights_load(argv[2], "/", &net.ps, 1, &e);
     TU_CHECK(n == net.ps.count, "weights_load: %d of %d tensors: %s", n, net.ps.count, e.msg);
     printf("loaded %d tensors (%zu floats) of %s\n", n, net.ps.total, inception_network_name(v));
@@ -40,7 +42,7 @@ int main(int argc, char **argv) {
     float *feat = malloc(nf * sizeof(float));
     inception_forward(&net, a, feat, img, B, S);
     char what[96];
-    snprintf(what, sizeof what, "%s pool3 features (B=%d, %dx%d input)", argv[3], B, S, S);
+    snprintf(what, sizeof what, "%s pool3 features (B=%d, %dx%d input resized to %d)", argv[3], B, S, S, net.input_size);
     tu_close(what, feat, want, nf, tol);
     // one image at a time gives the same features (no batch coupling)
     float *one = malloc(INCEPTION_DIM * sizeof(float));
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
     Inception r1, r2;
     inception_build(&r1, v, &e);
     inception_build(&r2, v, &e);
+    r1.input_size = r2.input_size = net.input_size;   // the activations `a` are for that side
     inception_init_random(&r1, 11);
     inception_init_random(&r2, 11);
     inception_prepare(&r1, &e);

@@ -71,6 +71,7 @@ with h5py.File(w + "/a.h5", "r") as f:
     assert a["network"] == "inception_fid" and a["weights_sha256"] == "6726825d" * 8, dict(a)
     assert a["note"] == "moments only (converted from pytorch-fid npz): FID only, no KID", a["note"]
     assert a["source"] == "pytorch-fid npz a.npz test a", a["source"]
+    assert a["inception_size"] == 299 and a["inception_size"].dtype == np.int64, dict(a)   # pytorch-fid's resize
 print("ok: a.h5 layout and attributes")
 PY
 

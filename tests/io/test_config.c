@@ -178,6 +178,12 @@ int main(void) {
     expect_bad_set("train.batch_per_rank=many", "train.batch_per_rank", "integer");
     expect_bad_set("train.batch_per_rank=0", "train.batch_per_rank", "positive");
     expect_bad_set("model.clip_remap=fancy", "model.clip_remap", "galip");
+    // the evaluation recipe (issue 17): samples per test caption set, Inception's input side
+    expect_bad_set("eval.samples_per_caption=-1", "eval.samples_per_caption", "0 (");
+    expect_bad_set("eval.samples_per_caption=1001", "eval.samples_per_caption", "1000");
+    expect_bad_set("eval.inception_size=74", "eval.inception_size", "75..1024");
+    expect_bad_set("eval.inception_size=4096", "eval.inception_size", "299");
+    expect_bad_set("eval.inceptoin_size=299", "eval.inceptoin_size", "did you mean eval.inception_size");
     expect_bad_set("no_equals_sign", "key=value", NULL);
 
     char bad[600];

@@ -8,6 +8,10 @@
 #     "%%"; groups without a subcommand exit 2
 #   - an unknown option exits 2 naming it (with a did-you-mean for a near miss); an unknown subcommand too;
 #     a missing value, a missing required option or argument, an extra argument exit 2
+#   - a value that is not one of an option's choices exits 1 listing them, with a did-you-mean for a near
+#     miss (--dataset bird → 'birds')
+#   - every shipped config is valid; cub/flower/faces carry upstream's recipe; train.steps 0 (faces.json) is
+#     refused at start with upstream's 1502 epochs worked out
 #   - valid command lines still work: data synth (long, --opt=value and short forms), data verify,
 #     text-embed (with "--"), config show --set, and a 1-step `ratlip train` with short options
 set -eu
@@ -56,9 +60,11 @@ done <<'EOF'
 --shards data synth
 --shards data import
 --size data import
+--train-size data import
 --seed data import
 --test-fraction data import
 --threads data stats
+--inception-size data stats
 --steps clip train
 --threads clip train
 EOF
@@ -70,6 +76,16 @@ run 1 data stats "$W/x" --split val
 has "\-\-split wants one of train, test" || fail "choice: $(cat "$W/out")"
 run 1 ckpt export --format onnx --out "$W/x.pth" "$W/c.h5"
 has "\-\-format wants one of torch" || fail "choice: $(cat "$W/out")"
+# a near miss of a choice gets a did-you-mean (edit distance <= 2, or a prefix); a far one only the list
+run 1 data import --layout dfgan --data-dir "$W/x" --dataset bird --out "$W/never" --shards 1 --size 64
+has "\-\-dataset wants one of birds, flower, faces, coco, got 'bird' (did you mean 'birds'?)" ||
+  fail "choice near miss: $(cat "$W/out")"
+run 1 data import --layout dfgan --data-dir "$W/x" --dataset flowers --out "$W/never" --shards 1 --size 64
+has "got 'flowers' (did you mean 'flower'?)" || fail "choice near miss: $(cat "$W/out")"
+run 1 data stats "$W/x" --split tset
+has "got 'tset' (did you mean 'test'?)" || fail "choice near miss: $(cat "$W/out")"
+run 1 data import --layout dfgan --data-dir "$W/x" --dataset imagenet --out "$W/never" --shards 1 --size 64
+has "did you mean" && fail "a far miss got a suggestion: $(cat "$W/out")"
 
 # ---- --help / -h of every command and subcommand ----
 for c in train sample eval fid config "config show" ckpt "ckpt info" "ckpt verify" "ckpt diff" "ckpt export" \
@@ -122,6 +138,20 @@ for f in "$(dirname "$0")"/../../jobs/configs/*.json; do
   run 0 config show "$f"
   has '"name"' || fail "config show $f: $(head -3 "$W/out")"
 done
+# the paper's datasets (issue 17): upstream's effective recipe in each (lr 1e-4/4e-4, betas (0, 0.9), 64 ranks x 8
+# = global 512, 12 samples per test caption set, Inception at 299 px); faces.json leaves train.steps to the user
+for d in cub flower faces; do
+  f="$(dirname "$0")/../../jobs/configs/$d.json"
+  [ -f "$f" ] || { fail "jobs/configs/$d.json is missing"; continue; }
+  run 0 config show "$f"
+  for kv in '"name":[[:space:]]*"'$d'"' lr_g:0.0001 lr_d:0.0004 beta1:0, beta2:0.9 batch_per_rank:8, \
+            samples_per_caption:12 inception_size:299 sim_weight:4 image_size:224; do
+    case $kv in \"*) re=$kv ;; *) re="\"${kv%%:*}\":[[:space:]]*${kv#*:}" ;; esac
+    has "$re" || fail "$d.json: config show has no $kv"
+  done
+done
+run 0 config show "$(dirname "$0")/../../jobs/configs/faces.json"
+has '"steps":[[:space:]]*0,' || fail "faces.json: train.steps is not 0 (CelebA-tiny's size is not published)"
 
 # ---- valid command lines still work ----
 run 0 data synth --out "$W/data" --train=16 --test 4 --size 32 --seed=3 --shards 2
@@ -142,6 +172,12 @@ run 0 train -r "$W/run" -d "$W/data" -n 1 -t 1 -s model.image_size=32 -s model.c
 has "steps 0 -> 1" || fail "train -n 1 did not train 1 step: $(grep steps "$W/out")"
 run 0 ckpt verify "$W/run/ckpt-00000001.h5"
 has "all checksums good" || fail "ckpt verify: $(cat "$W/out")"
+# train.steps 0 (faces.json ships it): refused at start, naming the key, with upstream's 1502 epochs worked out
+run 1 train -r "$W/run0" -d "$W/data" -t 1 -s train.steps=0 -s model.image_size=32 -s model.clip_image_size=32 \
+    -s model.clip_patch=4 -s 'model.g_sizes=[8,16,32]' -s 'model.g_channels=[256,128,64,32]' \
+    -s train.batch_per_rank=2 -s train.sample_every=0
+has "train.steps is 0" && has "1502 x floor(16 train images / global batch 2) = 12016 steps" ||
+  fail "train.steps=0: $(grep -i steps "$W/out")"
 run 0 ckpt diff --fail-if-different "$W/run/ckpt-00000001.h5" "$W/run/ckpt-00000001.h5"
 
 [ "$fails" = 0 ] || { echo "cli_options: $fails failure(s)"; exit 1; }

@@ -11,9 +11,11 @@ ratlip evaluates with, with the state_dict names of the upstream models:
 BasicConv2d = conv (no bias) -> BatchNorm2d(eps=0.001) -> ReLU. Features: 2048-d pool3.
 
     inception_ref.py --out REF.h5 --weights-pth W.pth [--network fid|tv] [--batch B] [--size S]
+                     [--inception-size R]
         random init (seeded), saves the state_dict to W.pth (for io/tools/convert_inception.py),
         writes /img [B,3,S,S] in [-1,1] (generator convention), /feat [B,2048] and /feat_f64 (the same
-        network in float64) to REF.h5;
+        network in float64) to REF.h5, with the images resized to R (default 299, pytorch-fid's) first
+        (attribute inception_size);
         with --convert-to W.h5 it then converts W.pth with io/tools/convert_inception.py
     inception_ref.py --bench --batch B --threads T [--network fid]   images/s of the forward
 """
@@ -156,6 +158,7 @@ class Inception3(nn.Module):
         super().__init__()
         fid = network == "fid"
         self.network = network
+        self.input_size = 299   # the resize target (pytorch-fid's); --inception-size changes it
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
@@ -178,7 +181,8 @@ class Inception3(nn.Module):
 
     def preprocess(self, img):   # img [B,3,S,S] in [-1,1] (generator output)
         x = img * 0.5 + 0.5
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        r = self.input_size
+        x = F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False)
         if self.network == "fid":
             return 2 * x - 1
         mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype).view(1, 3, 1, 1)
@@ -225,6 +229,7 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=6)
+    ap.add_argument("--inception-size", type=int, default=299, help="side the images are resized to (75..)")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--reps", type=int, default=3)
@@ -232,6 +237,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     model = Inception3(args.network).eval()
+    model.input_size = args.inception_size
     init_random(model, args.seed)
     gen = torch.Generator().manual_seed(args.seed + 1)
     img = torch.rand(args.batch, 3, args.size, args.size, generator=gen) * 2 - 1
@@ -261,14 +267,15 @@ def main():
         f["feat"] = feat.numpy()
         f["feat_f64"] = feat64.numpy()
         f.attrs["network"] = args.network
+        f.attrs["inception_size"] = args.inception_size
     if args.convert_to:
         import os
         import subprocess
         import sys
         tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "io", "tools", "convert_inception.py")
         subprocess.run([sys.executable, tool, args.weights_pth, args.convert_to], check=True)
-    print("inception_ref: %s, %d images %dx%d, features mean %.4f std %.4f" % (
-        args.network, args.batch, args.size, args.size, feat.mean().item(), feat.std().item()))
+    print("inception_ref: %s, %d images %dx%d resized to %d, features mean %.4f std %.4f" % (
+        args.network, args.batch, args.size, args.size, args.inception_size, feat.mean().item(), feat.std().item()))
 
 
 if __name__ == "__main__":
