@@ -26,8 +26,8 @@ and give the same file to ratlip (`ratlip data stats --weights`, eval.inception_
 must be inception_fid; torchvision's Inception (inception_tv) gives different features.
 
 Where OUT can be used: `ratlip fid OUT.h5 OTHER.h5` (FID only; OTHER from `ratlip data stats` or
-`ratlip eval` with the same weights). `ratlip eval` and the evaluation in training refuse a reference
-without /features today (they compute KID against it), so they cannot take OUT as eval.ref_stats.
+`ratlip eval` with the same weights), and as eval.ref_stats: `ratlip eval` and the evaluation in training
+compute FID against it and report "KID n/a" (KID needs the reference's features).
 Needs numpy and h5py (/usr/bin/python3 has both).
 """
 import argparse

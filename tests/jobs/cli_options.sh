@@ -63,6 +63,7 @@ done <<'EOF'
 --train-size data import
 --seed data import
 --test-fraction data import
+--timeout data import
 --threads data stats
 --inception-size data stats
 --steps clip train
