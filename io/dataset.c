@@ -310,8 +310,7 @@ struct Dataset {
     hid_t img_mem;    // memory space [1,S,S,3]
 };
 
-// Parses "<split>-XXXXX-of-YYYYY.h5"; returns 1 and sets index/count on a match.
-static int parse_shard_name(const char *name, const char *split, int *index, int *count) {
+int ds_parse_shard_name(const char *name, const char *split, int *index, int *count) {
     size_t ls = strlen(split);
     if (strncmp(name, split, ls) || strlen(name) != ls + 1 + 5 + 4 + 5 + 3) return 0;
     const char *p = name + ls;
@@ -329,9 +328,16 @@ int ds_has_split(const char *dir, const char *split, Err *e) {
     struct dirent *de;
     int found = 0, a, b;
     while ((de = readdir(d)))
-        if (parse_shard_name(de->d_name, split, &a, &b)) found = 1;
+        if (ds_parse_shard_name(de->d_name, split, &a, &b)) found = 1;
     closedir(d);
     return found;
+}
+
+int ds_check_sides(const char *dir, const DsInfo *train, const DsInfo *test, Err *e) {
+    if (train->image_size >= test->image_size) return 0;
+    return err_set(e, "%s: the train images are %dx%d, smaller than the test images %dx%d (the train split may be "
+                      "stored larger, for the random crop, never smaller: re-import)", dir, train->image_size,
+                   train->image_size, test->image_size, test->image_size);
 }
 
 static int read_attr_int(hid_t f, const char *path, const char *name, int *v, Err *e) {
@@ -615,7 +621,7 @@ int ds_open(Dataset **out, const char *dir, const char *split, Err *e) {
     int nn = 0, cap = 0, idx, cnt, count0 = -1;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (!parse_shard_name(de->d_name, split, &idx, &cnt)) continue;
+        if (!ds_parse_shard_name(de->d_name, split, &idx, &cnt)) continue;
         if (nn == cap) {
             cap = cap ? 2 * cap : 16;
             char **nnames = realloc(names, (size_t)cap * sizeof(char *));
@@ -634,7 +640,7 @@ int ds_open(Dataset **out, const char *dir, const char *split, Err *e) {
     }
     qsort(names, (size_t)nn, sizeof(char *), cmp_str);
     for (int i = 0; i < nn && !rc; i++) {
-        parse_shard_name(names[i], split, &idx, &cnt);
+        ds_parse_shard_name(names[i], split, &idx, &cnt);
         if (count0 < 0) count0 = cnt;
         if (cnt != count0)
             rc = err_set(e, "%s/%s: shard count %d disagrees with %d of %s/%s (stale shards from another run?)", dir,

@@ -91,3 +91,8 @@ void ds_trace_to(char *buf, size_t n);
 size_t ds_utf8_prefix(const char *s, size_t n);
 // Does dir hold any shard of split? (0/1; -1 with e set when dir can't be listed)
 int ds_has_split(const char *dir, const char *split, Err *e);
+// Parses "<split>-XXXXX-of-YYYYY.h5" (ds_shard_path's names); 1 with index and count set on a match.
+int ds_parse_shard_name(const char *name, const char *split, int *index, int *count);
+// The train split may be stored larger than the test split (room for the reader's random crop), never
+// smaller: -1 with e naming dir and both sides otherwise.
+int ds_check_sides(const char *dir, const DsInfo *train, const DsInfo *test, Err *e);

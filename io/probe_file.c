@@ -98,11 +98,9 @@ static int data_open(Data *d, const char *dir, Err *e) {
         return err_set(e, "%s: the test split's %s differs from the train split's (shards of different datasets?)",
                        dir, what);
     }
-    if (a->image_size < b->image_size) {
-        int ta = a->image_size, tb = b->image_size;
+    if (ds_check_sides(dir, a, b, e)) {
         data_close(d);
-        return err_set(e, "%s: the train images are %dx%d, smaller than the test images %dx%d (the train split may be "
-                          "stored larger, for the random crop, never smaller)", dir, ta, ta, tb, tb);
+        return -1;
     }
     return 0;
 }

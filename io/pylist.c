@@ -334,3 +334,38 @@ void pylist_free(char **items, long n) {
     for (long i = 0; items && i < n; i++) free(items[i]);
     free(items);
 }
+
+// ---- classes from the keys' folders ----
+
+size_t keylist_folder_len(const char *key) {
+    const char *s = strchr(key, '/');
+    return s ? (size_t)(s - key) : 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int keylist_classes(const char *const *keys, long n, int *label) {
+    char **f = malloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
+    if (!f) return -1;
+    long nf = 0;
+    int rc = 0;
+    for (long i = 0; i < n && !rc; i++)   // the folders, sorted, each once
+        if ((f[nf] = strndup(keys[i], keylist_folder_len(keys[i])))) nf++;
+        else rc = -1;
+    qsort(f, (size_t)nf, sizeof(char *), cmp_str);
+    long u = 0;
+    for (long i = 0; i < nf; i++) {
+        if (u && !strcmp(f[u - 1], f[i])) { free(f[i]); continue; }
+        f[u++] = f[i];
+    }
+    for (long i = 0; i < n && !rc; i++) {
+        char *q = strndup(keys[i], keylist_folder_len(keys[i]));
+        char **hit = q ? bsearch(&q, f, (size_t)u, sizeof(char *), cmp_str) : NULL;
+        free(q);
+        if (hit) label[i] = (int)(hit - f);
+        else rc = -1;
+    }
+    for (long i = 0; i < u; i++) free(f[i]);
+    free(f);
+    return rc ? -1 : (int)u;
+}

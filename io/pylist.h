@@ -35,3 +35,9 @@ int textlist_read(const char *path, char ***items, long *n, Err *e);
 // The same, and *lines (malloc'd [*n], free(); NULL when *n is 0) the line of each key, for messages.
 int textlist_read_lines(const char *path, char ***items, long *n, long **lines, Err *e);
 void pylist_free(char **items, long n);
+
+// Keys with class folders ("001.Albatross/Albatross_0046"): the folder's length (13), 0 without one.
+size_t keylist_folder_len(const char *key);
+// label[i] = the index of keys[i]'s class folder among the sorted distinct folders of keys[0..n) (every
+// key has one: keylist_folder_len > 0). Returns the number of classes, or -1 when out of memory.
+int keylist_classes(const char *const *keys, long n, int *label);

@@ -129,10 +129,8 @@ static int verify_dir(const char *dir) {
         }
         const DsInfo *in = ds_info(ds);
         side[s] = in->image_size;
-        if (have && in->image_size > first.image_size) {   // train may be stored larger (random crop), not smaller
-            fprintf(stderr, "ratlip data verify: %s: the train images are %dx%d, smaller than the test images %dx%d "
-                            "(the train split may be stored larger than the test split, for the random crop; never "
-                            "smaller)\n", dir, first.image_size, first.image_size, in->image_size, in->image_size);
+        if (have && ds_check_sides(dir, &first, in, &e)) {
+            fprintf(stderr, "ratlip data verify: %s\n", e.msg);
             ds_close(ds);
             return 1;
         }
@@ -390,12 +388,8 @@ static int import_commit(const char *out, const long nsel[2], int shards, int ra
 
 // Is name a shard's ("train-00000-of-00008.h5", "test-...")?
 static int is_shard_name(const char *name) {
-    char split[8], back[64];
     int i, n;
-    if (sscanf(name, "%7[a-z]-%d-of-%d.h5", split, &i, &n) != 3 || (strcmp(split, "train") && strcmp(split, "test")))
-        return 0;
-    snprintf(back, sizeof back, "%s-%05d-of-%05d.h5", split, i, n);
-    return !strcmp(back, name);
+    return ds_parse_shard_name(name, "train", &i, &n) || ds_parse_shard_name(name, "test", &i, &n);
 }
 
 // Is name a staged shard or its temporary ("train-00000-of-00002.h5.staged", "...h5.staged.tmp")?

@@ -211,13 +211,6 @@ typedef struct {
 } KeyRef;
 
 static int cmp_keyref(const void *a, const void *b) { return strcmp(((const KeyRef *)a)->key, ((const KeyRef *)b)->key); }
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-// Length of the class folder of key ("001.Black_footed_Albatross/x" -> 26), 0 when it has none.
-static size_t folder_len(const char *key) {
-    const char *s = strchr(key, '/');
-    return s ? (size_t)(s - key) : 0;
-}
 
 void dfgan_free(DfganList *l) {
     for (long i = 0; i < l->n; i++) {
@@ -239,41 +232,26 @@ static char *path_of(const char *fmt, const char *dir, const char *key, int keyl
 // The class of every key: index of its folder among the sorted distinct folders (or -1 for all).
 static int assign_classes(DfganList *l, const char *lists[2], Err *e) {
     long with = 0;
-    for (long i = 0; i < l->n; i++) with += folder_len(l->keys[i].key) > 0;
+    for (long i = 0; i < l->n; i++) with += keylist_folder_len(l->keys[i].key) > 0;
     if (with == 0) {
         for (long i = 0; i < l->n; i++) l->keys[i].label = -1;
         return 0;
     }
     if (with != l->n) {
         long i = 0;
-        while (folder_len(l->keys[i].key)) i++;
+        while (keylist_folder_len(l->keys[i].key)) i++;
         return err_set(e, "%s: key '%s' has no class folder but other keys do (\"<class>/<name>\"): mixed lists are "
                           "not supported", lists[l->keys[i].split], l->keys[i].key);
     }
-    char **f = malloc((size_t)l->n * sizeof(char *));
-    if (!f) return err_set(e, "%s: out of memory", lists[0]);
-    long nf = l->n;
-    for (long i = 0; i < nf; i++)
-        if (!(f[i] = strndup(l->keys[i].key, folder_len(l->keys[i].key)))) {
-            while (i > 0) free(f[--i]);
-            free(f);
-            return err_set(e, "%s: out of memory", lists[0]);
-        }
-    qsort(f, (size_t)nf, sizeof(char *), cmp_str);
-    long u = 0;
-    for (long i = 0; i < nf; i++) {
-        if (u && !strcmp(f[u - 1], f[i])) { free(f[i]); continue; }
-        f[u++] = f[i];
-    }
-    for (long i = 0; i < l->n; i++) {
-        char q[4200], *qp = q;
-        snprintf(q, sizeof q, "%.*s", (int)folder_len(l->keys[i].key), l->keys[i].key);
-        char **hit = bsearch(&qp, f, (size_t)u, sizeof(char *), cmp_str);
-        l->keys[i].label = (int)(hit - f);
-    }
-    l->n_classes = (int)u;
-    for (long i = 0; i < u; i++) free(f[i]);
-    free(f);
+    const char **keys = malloc((size_t)l->n * sizeof(char *));
+    int *label = malloc((size_t)l->n * sizeof(int));
+    for (long i = 0; keys && i < l->n; i++) keys[i] = l->keys[i].key;
+    int nc = keys && label ? keylist_classes(keys, l->n, label) : -1;
+    for (long i = 0; nc > 0 && i < l->n; i++) l->keys[i].label = label[i];
+    free(keys);
+    free(label);
+    if (nc < 0) return err_set(e, "%s: out of memory", lists[0]);
+    l->n_classes = nc;
     return 0;
 }
 

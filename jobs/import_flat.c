@@ -129,13 +129,6 @@ static int cmp_image(const void *a, const void *b) { return strcmp(((const FlatI
 static int cmp_key_ptr(const void *a, const void *b) {
     return strcmp((*(FlatItem *const *)a)->key, (*(FlatItem *const *)b)->key);
 }
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-// Length of the class folder of key ("001.Albatross/x" -> 13), 0 when it has none.
-static size_t folder_len(const char *key) {
-    const char *s = strchr(key, '/');
-    return s ? (size_t)(s - key) : 0;
-}
 
 // The items sorted by key in *byk; two images with one key (a.png and a.jpg) are refused.
 static int index_keys(const FlatList *l, FlatItem ***byk, Err *e) {
@@ -157,44 +150,27 @@ static int assign_classes(FlatList *l, const char *images, Err *e) {
     for (long i = 0; i < l->n; i++) {
         if (l->items[i].split < 0) continue;
         imported++;
-        if (folder_len(l->items[i].key)) with++;
+        if (keylist_folder_len(l->items[i].key)) with++;
         else if (without < 0) without = i;
     }
     if (with == 0) return 0;
     if (without >= 0)
         return err_set(e, "%s: image directly in %s next to class folders: with --recursive every image is in a class "
                           "folder (IMAGES/<class>/<image>); move it into one", l->items[without].image, images);
-    char **f = malloc((size_t)imported * sizeof(char *));
-    if (!f) return err_set(e, "%s: out of memory", images);
-    long nf = 0;
-    int rc = 0;
-    for (long i = 0; i < l->n && !rc; i++) {
-        if (l->items[i].split < 0) continue;
-        if ((f[nf] = strndup(l->items[i].key, folder_len(l->items[i].key)))) nf++;
-        else rc = err_set(e, "%s: out of memory", images);
-    }
-    if (!rc) {
-        qsort(f, (size_t)nf, sizeof(char *), cmp_str);
-        long u = 0;
-        for (long i = 0; i < nf; i++) {
-            if (u && !strcmp(f[u - 1], f[i])) { free(f[i]); continue; }
-            f[u++] = f[i];
-        }
-        nf = u;
-        for (long i = 0; i < l->n; i++) {
-            FlatItem *it = &l->items[i];
-            if (it->split < 0) continue;
-            char *q = strndup(it->key, folder_len(it->key));
-            char **hit = q ? bsearch(&q, f, (size_t)nf, sizeof(char *), cmp_str) : NULL;
-            free(q);
-            if (!hit) { rc = err_set(e, "%s: out of memory", images); break; }
-            it->label = (int)(hit - f);
-        }
-        l->n_classes = (int)nf;
-    }
-    for (long i = 0; i < nf; i++) free(f[i]);
-    free(f);
-    return rc;
+    const char **keys = malloc((size_t)imported * sizeof(char *));
+    int *label = malloc((size_t)imported * sizeof(int));
+    long k = 0;
+    for (long i = 0; keys && i < l->n; i++)
+        if (l->items[i].split >= 0) keys[k++] = l->items[i].key;
+    int nc = keys && label ? keylist_classes(keys, imported, label) : -1;
+    k = 0;
+    for (long i = 0; nc > 0 && i < l->n; i++)
+        if (l->items[i].split >= 0) l->items[i].label = label[k++];
+    free(keys);
+    free(label);
+    if (nc < 0) return err_set(e, "%s: out of memory", images);
+    l->n_classes = nc;
+    return 0;
 }
 
 // ---- the split ----

@@ -140,10 +140,7 @@ static int check_sizes(Run *r, int image_size, const char *size_key, Err *e) {
     const int Tr = ds_info(r->train)->image_size, Te = r->test ? ds_info(r->test)->image_size : 0;
     if (!image_size) {   // the dataset's own: its test side, else its train side
         r->image_size = Te ? Te : Tr;
-        if (Tr < r->image_size)
-            return err_set(e, "%s: the train images are %dx%d, smaller than the test images %dx%d (the train split may "
-                              "be stored larger, for the random crop, never smaller: re-import)", dir, Tr, Tr, Te, Te);
-        return 0;
+        return r->test ? ds_check_sides(dir, ds_info(r->train), ds_info(r->test), e) : 0;
     }
     r->image_size = image_size;
     if (Tr < image_size)

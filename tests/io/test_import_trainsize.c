@@ -218,6 +218,10 @@ static void case_import(void) {
     rc = run(args);
     TU_CHECK(rc == 1 && strstr(outbuf, "the train images are 48x48, smaller than the test images 64x64"),
              "verify of a train split smaller than the test split: exit %d: %s", rc, outbuf);
+    snprintf(args, sizeof args, "data probe %s --side 16 --epochs 1", small);   // the same check (ds_check_sides)
+    rc = run(args);
+    TU_CHECK(rc == 1 && strstr(outbuf, "the train images are 48x48, smaller than the test images 64x64"),
+             "probe of a train split smaller than the test split: exit %d: %s", rc, outbuf);
 
     // data stats --split train: the centre 64x64 of the 76x76 train images
     snprintf(args, sizeof args, "data stats %s --split train --out %s/stats.h5", d64, root);
