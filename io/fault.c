@@ -1,4 +1,5 @@
 #include "io/fault.h"
+#include "core/stopsig.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ int fault_point(const char *point) {
     fprintf(stderr, "ratlip: fault injection: %s #%ld: %s (RATLIP_FAULT)\n", point, nth, action);
     fflush(stderr);
     if (!strcmp(action, "kill")) raise(SIGKILL);
-    if (!strcmp(action, "term")) raise(SIGTERM);
+    if (!strcmp(action, "term")) stopsig_send_self(SIGTERM);   // as a scheduler sends it: to the process
     if (!strcmp(action, "sleep")) sleep(3);
     if (!strcmp(action, "stop")) raise(SIGSTOP);
     return every || !strcmp(action, "nan");

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/kernels.h"
+#include "core/stopsig.h"
 #include "dist/sync.h"
 #include "dist/watch.h"
 #include "io/fs.h"
@@ -60,17 +61,6 @@ static void on_stall(void *ctx, const char *msg) {
     Run *r = ctx;
     if (r->log) fprintf(r->log, "stalled: %s\n", msg), fflush(r->log);
     run_status(r, "stalled");
-}
-
-static volatile sig_atomic_t stop_signal = 0;
-static void on_stop_signal(int sig) { stop_signal = sig; }
-
-static void install_stop_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 static int every(long n, int64_t step) { return n > 0 && step % n == 0; }
@@ -203,9 +193,14 @@ static int precheck_in_child(const char *path, void *ctx, char *why, size_t why_
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t at;   // the child gets the signal mask from before stopsig_block
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setsigmask(&at, stopsig_child_mask());
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
     pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
     if (rc != 0) return 0;   // cannot check: load it here as before
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -490,7 +485,7 @@ static int run_loop(Run *r, const RunTask *task, Err *e) {
         return 1;
     while (r->step < s->steps) {
         // all ranks agree on a stop request before anyone leaves the loop
-        if (dp_first_rank(stop_signal != 0, dp_get_timeout(), "agreement on a stop request") >= 0)
+        if (dp_first_rank(stopsig_received() != 0, dp_get_timeout(), "agreement on a stop request") >= 0)
             return run_preempt(r, task, e);
         for (int k = skips_at(r, r->step + 1); k > 0; k--) {   // the watchdog's skipped global batches
             run_say(r, "watchdog: skipping the global batch of step %lld\n", (long long)(r->step + 1));
@@ -522,6 +517,7 @@ static void run_free(Run *r) {
 }
 
 int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
+    stopsig_block();   // before MPI_Init starts its threads: see core/stopsig.h
     Run *r = calloc(1, sizeof *r);
     Err e = {{0}};
     if (!r || dp_init(argc, argv, a->threads, &r->dp, &e)) {
@@ -529,7 +525,11 @@ int run_main(const RunTask *task, const RunArgs *a, int *argc, char ***argv) {
         free(r);
         return 1;
     }
-    install_stop_signals();
+    if (stopsig_start()) {
+        fprintf(stderr, "ratlip %s: cannot start the thread that receives SIGUSR1/SIGTERM (out of threads? check "
+                        "ulimit -u)\n", task->name);
+        dp_abort("no signal thread", 1);
+    }
     dp_on_stall(on_stall, r);
     int status = run_setup(r, task, a, &e) ? 1 : run_loop(r, task, &e);
     if (status == 1) {   // a checkpoint being written is still a good one: let it land
