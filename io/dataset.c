@@ -340,6 +340,21 @@ int ds_check_sides(const char *dir, const DsInfo *train, const DsInfo *test, Err
                    train->image_size, test->image_size, test->image_size);
 }
 
+int ds_check_embed_dim(const char *dir, const DsInfo *info, int embed_dim, const char *dim_key, Err *e) {
+    if (info->embed_dim == embed_dim) return 0;
+    return err_set(e, "%s: caption embeddings have dimension %d, %s is %d (hint: embed the captions at that size, or set "
+                      "%s)", dir, info->embed_dim, dim_key, embed_dim, dim_key);
+}
+
+int ds_check_test_split(const char *dir, const DsInfo *test, int image_size, const char *size_key, int embed_dim,
+                        const char *dim_key, Err *e) {
+    if (test->image_size != image_size)
+        return err_set(e, "%s: the test images are %dx%d but %s is %d: evaluation compares the model's images with "
+                          "them (hint: import the dataset with --size %d, or use a config whose %s is %d)", dir,
+                       test->image_size, test->image_size, size_key, image_size, image_size, size_key, test->image_size);
+    return ds_check_embed_dim(dir, test, embed_dim, dim_key, e);
+}
+
 static int read_attr_int(hid_t f, const char *path, const char *name, int *v, Err *e) {
     if (H5Aexists(f, name) <= 0) return err_set(e, "%s: attribute %s missing (not a ratlip shard?)", path, name);
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);

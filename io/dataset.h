@@ -96,3 +96,9 @@ int ds_parse_shard_name(const char *name, const char *split, int *index, int *co
 // The train split may be stored larger than the test split (room for the reader's random crop), never
 // smaller: -1 with e naming dir and both sides otherwise.
 int ds_check_sides(const char *dir, const DsInfo *train, const DsInfo *test, Err *e);
+// A model of image side image_size (config key size_key) is evaluated against the test split: its images must
+// be that size, and its caption embeddings embed_dim wide (key dim_key). -1 with e naming dir, key and both.
+int ds_check_test_split(const char *dir, const DsInfo *test, int image_size, const char *size_key, int embed_dim,
+                        const char *dim_key, Err *e);
+// The caption embeddings of a split must be embed_dim wide (config key dim_key): -1 with e naming both otherwise.
+int ds_check_embed_dim(const char *dir, const DsInfo *info, int embed_dim, const char *dim_key, Err *e);

@@ -91,6 +91,9 @@ int cmd_eval(int argc, char **argv) {
     rc = runload_gan(&rl, &cfg, &gan, &meta, &random_clip, &e);
     gan_built = !rc;
     if (!rc) rc = ds_open(&test, data, "test", &e);
+    if (!rc)
+        rc = ds_check_test_split(data, ds_info(test), cfg.model.image_size, "model.image_size", cfg.model.text_dim,
+                                 "model.text_dim", &e);
     // everyone agrees before the collective parts (dist/agree.h: with the deadline)
     if ((rc = dp_agree(rc, dp_get_timeout(), &e))) goto done;
     if (out_dir) snprintf(outd, sizeof outd, "%s", out_dir);

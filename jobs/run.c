@@ -125,7 +125,7 @@ static int setup_run_dir(Run *r, const RunTask *task, Err *e) {
 }
 
 // The model's side S against the splits' stored sides: train >= S (the reader crops S from it), test = S.
-static int check_sizes(Run *r, int image_size, const char *size_key, Err *e) {
+static int check_sizes(Run *r, int image_size, const char *size_key, int embed_dim, const char *dim_key, Err *e) {
     const char *dir = r->cfg.data.dir;
     const int Tr = ds_info(r->train)->image_size, Te = r->test ? ds_info(r->test)->image_size : 0;
     if (!image_size) {   // the dataset's own: its test side, else its train side
@@ -137,17 +137,13 @@ static int check_sizes(Run *r, int image_size, const char *size_key, Err *e) {
         return err_set(e, "%s: the train images are %dx%d, smaller than %s %d (hint: import the dataset with "
                           "--size %d; the train split may be stored larger, never smaller)", dir, Tr, Tr, size_key,
                        image_size, image_size);
-    if (Te && Te != image_size)
-        return err_set(e, "%s: the test images are %dx%d but %s is %d: evaluation compares the model's images with "
-                          "them (hint: import the dataset with --size %d, or use a config whose %s is %d)", dir, Te,
-                       Te, size_key, image_size, image_size, size_key, Te);
-    return 0;
+    return r->test ? ds_check_test_split(dir, ds_info(r->test), image_size, size_key, embed_dim, dim_key, e) : 0;
 }
 
 // The sides, then the augmentation they imply: a train split stored larger is cropped at random (io/reader.h),
 // which data.random_crop's edge-padded jitter must not add to.
-static int check_data(Run *r, int image_size, const char *size_key, Err *e) {
-    if (check_sizes(r, image_size, size_key, e)) return -1;
+static int check_data(Run *r, int image_size, const char *size_key, int embed_dim, const char *dim_key, Err *e) {
+    if (check_sizes(r, image_size, size_key, embed_dim, dim_key, e)) return -1;
     const int Tr = ds_info(r->train)->image_size, S = r->image_size;
     if (Tr > S && r->cfg.data.random_crop)
         return err_set(e, "%s: data.random_crop is %d, but the train images are stored at %dx%d for a random %dx%d "
@@ -161,15 +157,13 @@ int run_open_data(Run *r, int batch_per_rank, const char *batch_key, int embed_d
     const char *dir = r->cfg.data.dir;
     r->batch_per_rank = batch_per_rank;
     int rc = ds_open(&r->train, dir, "train", e);
-    if (!rc && ds_info(r->train)->embed_dim != embed_dim)
-        rc = err_set(e, "%s: caption embeddings have dimension %d, %s is %d (hint: embed the captions at that size, "
-                        "or set %s)", dir, ds_info(r->train)->embed_dim, dim_key, embed_dim, dim_key);
+    if (!rc) rc = ds_check_embed_dim(dir, ds_info(r->train), embed_dim, dim_key, e);
     if (!rc && ds_size(r->train) < (long)batch_per_rank * r->dp.size)
         rc = err_set(e, "%s: %ld training images, fewer than one global batch (%d ranks x %s %d)", dir,
                      ds_size(r->train), r->dp.size, batch_key, batch_per_rank);
     Err ignore;
     if (!rc && ds_has_split(dir, "test", &ignore) == 1) rc = ds_open(&r->test, dir, "test", e);
-    if (!rc) rc = check_data(r, image_size, size_key, e);
+    if (!rc) rc = check_data(r, image_size, size_key, embed_dim, dim_key, e);
     if (run_agree(r, rc, e)) return -1;
     // every rank must see the same dataset (a stale shard on one node's scratch disk is an error)
     const DsInfo *in = ds_info(r->train);

@@ -139,4 +139,13 @@ if abs(full - mom) > 1e-6 * max(1.0, abs(full)):
     sys.exit("FAIL: FID with moments-only statistics %r, with the full file %r" % (mom, full))
 print("ok   moments-only statistics: FID %.6f as with the full file, KID reported as n/a" % mom)
 PYEOF
+
+# a test split of another image size than the checkpoint's model: refused, the dataset and both sizes named
+# (it used to evaluate 64-pixel samples against 32-pixel references without a word)
+"$RATLIP" data synth --out "$W/data32" --size 32 --train 4 --test 4 --seed 3 >/dev/null
+if "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data32" --n 4 --threads 1 --out "$W/out32" \
+     > "$W/eval32.log" 2>&1; then fail "eval accepted 32x32 test images for a 64x64 model"; fi
+grep -q "$W/data32: the test images are 32x32 but model.image_size is 64" "$W/eval32.log" ||
+  { cat "$W/eval32.log"; fail "refusal message for the test split's size"; }
+echo "ok   a test split of another size than the model's is refused"
 echo "eval_cli: all checks passed"
