@@ -2,7 +2,7 @@
 # The README's first quick-start command. On a fresh Debian 12 machine: installs the dependencies
 # (tests/install-deps.sh demo: what the build and the demo need, not the test tools),
 # builds ratlip, makes the built-in synthetic dataset, trains a CLIP image tower on it (LiT, a minute or
-# two), then trains the tiny RATLIP at 32x32 on 2 MPI ranks (700 steps, ~11 min on 2 cores). Everything lands in runs/demo/:
+# two), then trains the tiny RATLIP at 32x32 on 2 MPI ranks (1500 steps, ~15 min on 2 cores with bf16). Everything lands in runs/demo/:
 #   data/            the synthetic dataset (HDF5 shards)
 #   clip.h5          the self-trained CLIP tower (+ clip.run/ with its metrics)
 #   ckpt-*.h5        GAN checkpoints          metrics.h5   losses, and the final evaluation (CLIP score,
@@ -10,13 +10,13 @@
 #   samples/         sample grids *.png (fixed noise, test captions), index.html: them with captions as text
 #   train.log, status
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
-#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 700), RATLIP_DEMO_RANKS (2),
-#   RATLIP_DEMO_CONFIG (jobs/configs/demo.json: the tiny model at 32x32, EMA 0.995, a 100-step CLIP; the
-#   recipe tests/bench/quality.sh measures; jobs/configs/tiny.json is the 64x64 one)
+#   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 1500), RATLIP_DEMO_RANKS (2),
+#   RATLIP_DEMO_CONFIG (jobs/configs/demo.json: the tiny model at 32x32, EMA 0.995, a 100-step CLIP, bf16,
+#   learning rates 2e-4/8e-4 and text loss 10 (issue 15's recipe B); the recipe tests/bench/quality.sh measures; jobs/configs/tiny.json is the 64x64 one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${RATLIP_DEMO_DIR:-runs/demo}
-steps=${RATLIP_DEMO_STEPS:-700}
+steps=${RATLIP_DEMO_STEPS:-1500}
 ranks=${RATLIP_DEMO_RANKS:-2}
 config=${RATLIP_DEMO_CONFIG:-jobs/configs/demo.json}
 
@@ -52,7 +52,7 @@ fi
 echo "== demo: training RATLIP (tiny) on $ranks ranks for $steps steps"
 mpirun "${mpirun_flags[@]}" $ratlip train --config "$config" --set model.clip_weights="$out/clip.h5" \
   --data "$out/data" --run-dir "$out" --steps "$steps" --threads "$threads" --resume auto \
-  --set train.sample_every=50 --set train.ckpt_every=50 --set train.log_every=10 \
+  --set train.sample_every=100 --set train.ckpt_every=100 --set train.log_every=10 \
   --set train.eval_every="$steps" --set eval.n_samples=256
 
 # does it follow the captions: the final evaluation's conditioning lines, each figure beside its ceiling
