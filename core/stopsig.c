@@ -62,10 +62,10 @@ int stopsig_start(void) {
 int stopsig_received(void) { return atomic_load(&g_received); }
 
 const sigset_t *stopsig_child_mask(void) {
-    static sigset_t empty;
+    static sigset_t current;
     if (g_blocked) return &g_child_mask;
-    pthread_sigmask(SIG_SETMASK, NULL, &empty);   // not blocked: the current mask is the child's
-    return &empty;
+    pthread_sigmask(SIG_SETMASK, NULL, &current);   // never blocked here: the current mask is the child's
+    return &current;
 }
 
 void stopsig_send_self(int sig) {
