@@ -5,7 +5,7 @@
 // (uxlfoundation/oneDNN#4845, fixed in oneDNN 3.11; Debian 12 ships 2.6). The kernel builds a
 // handler's frame at rsp, i.e. inside that heap block, and the process aborts later in free()
 // ("corrupted size vs. prev_size"). A handler-based stop crashed ~1 preemption in 8 under load and
-// every time under a burst of signals (tests/train/train_signals.py). So the training driver blocks
+// every time under a burst of signals (tests/train/train_faults.py signal_burst). So the training driver blocks
 // the stop signals before any thread exists (every thread it starts -- MPI's, the reader, OpenMP's
 // workers -- inherits the mask) and one thread receives them with sigwait().
 #pragma once

@@ -147,5 +147,23 @@ if "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data32" --n 4 --th
      > "$W/eval32.log" 2>&1; then fail "eval accepted 32x32 test images for a 64x64 model"; fi
 grep -q "$W/data32: the test images are 32x32 but model.image_size is 64" "$W/eval32.log" ||
   { cat "$W/eval32.log"; fail "refusal message for the test split's size"; }
-echo "ok   a test split of another size than the model's is refused"
+# a test split whose caption embeddings are not model.text_dim wide: refused the same way
+mkdir -p "$W/data256"
+cp "$W/data/train-"*.h5 "$W/data256/"
+$PY - "$W/data/test-00000-of-00001.h5" "$W/data256/test-00000-of-00001.h5" <<'PYEOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as src, h5py.File(sys.argv[2], "w") as dst:
+    for k in src:
+        if k != "text_emb":
+            src.copy(k, dst)
+    dst["text_emb"] = src["text_emb"][..., :256]
+    for k, a in src.attrs.items():
+        dst.attrs[k] = a
+    dst.attrs["embed_dim"] = 256
+PYEOF
+if "$RATLIP" eval --ckpt "$W/run/ckpt-00000005.h5" --data "$W/data256" --n 4 --threads 1 --out "$W/out256" \
+     > "$W/eval256.log" 2>&1; then fail "eval accepted 256-wide caption embeddings for model.text_dim 512"; fi
+grep -q "$W/data256: caption embeddings have dimension 256, model.text_dim is 512" "$W/eval256.log" ||
+  { cat "$W/eval256.log"; fail "refusal message for the test split's embedding width"; }
+echo "ok   a test split of another size or embedding width than the model's is refused"
 echo "eval_cli: all checks passed"
