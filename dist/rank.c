@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "dist/rank.h"
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,24 @@ static int dp_init_collectives(DpInfo *info, char *msg, int msg_len, Err *e) {
     return 0;
 }
 
+// Did the user set this malloc threshold (a glibc tunable or its older MALLOC_*_ variable)?
+static int user_set(const char *tunable, const char *env_name) {
+    const char *t = getenv("GLIBC_TUNABLES"), *v = getenv(env_name);
+    return (t && strstr(t, tunable)) || (v && *v);
+}
+
+int dp_tune_malloc(void) {
+    int set = 0;
+    if (!user_set("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_"))
+        set += mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;   // 32 MiB: glibc's largest allowed value on 64-bit
+    if (!user_set("glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_"))
+        set += mallopt(M_TRIM_THRESHOLD, 128 << 20) == 1;
+    return set;
+}
+
 int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e) {
     memset(info, 0, sizeof(*info));
+    dp_tune_malloc();   // before MPI_Init: Open MPI's own start-up allocations see it too
     info->world = MPI_COMM_WORLD;
     info->node = MPI_COMM_NULL;
     char msg[MPI_MAX_ERROR_STRING];

@@ -28,6 +28,7 @@ typedef struct {
 
 // Starts MPI and fills info. explicit_threads > 0 (from --threads) wins over the environment.
 // Collective over MPI_COMM_WORLD. On error MPI may be initialised: call dp_finalize or dp_abort.
+// First it calls dp_tune_malloc.
 int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e);
 void dp_finalize(DpInfo *info);
 // Prints "ratlip: rank R: <msg>" to stderr and ends the whole job with exit status code (MPI_Abort).
@@ -44,6 +45,14 @@ int dp_threads_per_rank(int explicit_threads, const char *slurm_cpus_per_task, c
 // else singleton. *expected_size is the world size the launcher promised (0 when unknown).
 DpLauncher dp_detect_launcher(int *expected_size);
 const char *dp_launcher_name(DpLauncher l);
+
+// Keeps blocks up to 32 MiB in glibc's heap (M_MMAP_THRESHOLD) and up to 128 MiB of free heap top
+// mapped (M_TRIM_THRESHOLD). Why: Open MPI's non-blocking allreduce mallocs a bucket-sized scratch
+// buffer per call; with glibc's defaults each was a fresh mmap, its pages faulted in, then unmapped —
+// about 17 % of a 2-rank demo step (issue 14). A threshold the user set (GLIBC_TUNABLES'
+// glibc.malloc.mmap_threshold / trim_threshold, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_)
+// is kept. Returns how many of the two it set (0..2).
+int dp_tune_malloc(void);
 
 // The host name of a world rank, gathered at start-up (NULL before dp_init, or out of range): messages
 // about missing ranks name their nodes.

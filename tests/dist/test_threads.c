@@ -48,5 +48,17 @@ int main(void) {
              expected);
     setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
     TU_CHECK(dp_detect_launcher(&expected) == DP_LAUNCH_MPIRUN && expected == 2, "mpirun inside Slurm not detected");
+    // dp_tune_malloc sets both malloc thresholds unless the user set one (a glibc tunable or the
+    // older MALLOC_*_ variable): then it keeps that one.
+    unsetenv("GLIBC_TUNABLES");
+    unsetenv("MALLOC_MMAP_THRESHOLD_");
+    unsetenv("MALLOC_TRIM_THRESHOLD_");
+    TU_CHECK(dp_tune_malloc() == 2, "malloc thresholds: set %d of 2 with nothing in the environment", dp_tune_malloc());
+    setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1048576", 1);
+    TU_CHECK(dp_tune_malloc() == 1, "malloc thresholds: the user's trim_threshold tunable was not kept");
+    setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536", 1);
+    TU_CHECK(dp_tune_malloc() == 1, "malloc thresholds: the user's mmap_threshold tunable was not kept");
+    setenv("MALLOC_TRIM_THRESHOLD_", "1048576", 1);
+    TU_CHECK(dp_tune_malloc() == 0, "malloc thresholds: MALLOC_TRIM_THRESHOLD_ was not kept");
     return tu_done("dist_threads");
 }
