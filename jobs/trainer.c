@@ -188,11 +188,19 @@ static void prof_add(int what, double *since) {
     *since = now;
 }
 
-// NaN or ±Inf anywhere in x: x − x is NaN exactly there, and the sum then is too (vectorises).
+// NaN or ±Inf anywhere in x: x − x is NaN exactly there, and the sum then is too. 16 independent
+// partial sums: one running sum is a chain of dependent adds the compiler may not reorder (~10 ms
+// per call for a 10M-parameter network); 16 lanes vectorise.
 static int all_finite(const real *x, size_t n) {
-    real acc = 0;
-    for (size_t i = 0; i < n; i++) acc += x[i] - x[i];
-    return acc == 0;
+    enum { LANES = 16 };
+    real acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += x[i + l] - x[i + l];
+    real sum = 0;
+    for (; i < n; i++) sum += x[i] - x[i];
+    for (int l = 0; l < LANES; l++) sum += acc[l];
+    return sum == 0;
 }
 
 // The divergence watchdog's test before an Adam update: this rank's loss, and the reduced gradients of
