@@ -17,6 +17,11 @@ const char *const synth_colour_names[SYNTH_COLOURS] = {"red", "green", "blue", "
                                                        "purple", "orange", "white", "black"};
 const char *const synth_shape_names[SYNTH_SHAPES] = {"circle", "square", "triangle"};
 
+void synth_caption_of(const SynthLabel *L, char *out) {
+    snprintf(out, SYNTH_CAPTION_LEN, "a %s %s %s on a %s background", L->size ? "large" : "small",
+             synth_colour_names[L->colour], synth_shape_names[L->shape], synth_colour_names[L->background]);
+}
+
 // Is pixel centre (px,py) inside the shape of side s centred at (cx,cy)?
 static int inside(int shape, float px, float py, float cx, float cy, float s) {
     float dx = px - cx, dy = py - cy, h = 0.5f * s;
@@ -78,7 +83,7 @@ static int write_split(const char *dir, int split, int S, long n, uint64_t seed,
     if (n <= 0) return 0;
     int ns = shards < 1 ? 1 : (shards > n ? (int)n : shards);
     DsInfo info = {.image_size = S, .n_captions = SYNTH_K, .embed_dim = BOW_DIM, .label_dim = 4,
-                   .label_names = "shape,colour,background,size"};   // the order of lab[] below
+                   .label_names = SYNTH_LABEL_NAMES};   // the order of lab[] below
     snprintf(info.split, sizeof(info.split), "%s", name);
     snprintf(info.text_encoder, sizeof(info.text_encoder), "%s", encoder);
     uint8_t *img = malloc((size_t)S * S * 3);

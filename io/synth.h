@@ -23,6 +23,8 @@ typedef struct {
     int size;        // 0 small, 1 large
 } SynthLabel;
 
+#define SYNTH_LABEL_NAMES "shape,colour,background,size"   // the /labels columns, in SynthLabel's order
+
 extern const uint8_t synth_palette[SYNTH_COLOURS][3];
 extern const char *const synth_colour_names[SYNTH_COLOURS];
 extern const char *const synth_shape_names[SYNTH_SHAPES];
@@ -30,6 +32,10 @@ extern const char *const synth_shape_names[SYNTH_SHAPES];
 // Image i of split: img [S,S,3] uint8 (HWC), its label and K captions.
 void synth_sample(uint64_t seed, int split, long i, int S, uint8_t *img, SynthLabel *label,
                   char captions[SYNTH_K][SYNTH_CAPTION_LEN]);
+
+// The plain caption of a label, out[SYNTH_CAPTION_LEN]: "a small red circle on a blue background"
+// (the first caption's phrasing with the size words "small"/"large").
+void synth_caption_of(const SynthLabel *label, char *out);
 
 #define SYNTH_ENCODER "ngram"   // the default text encoder (io/bow.h): bow cannot tell shape from background colour
 

@@ -3,12 +3,15 @@
 # so it runs in seconds. Cases:
 #   gap     a short run: top-1 retrieval on the test split well above chance both ways, the CLIP score
 #           of test images with their own captions clearly above that with shuffled captions, and
-#           the output is a CLIP weight file (every visual.* tensor, the dims attributes)
+#           the output is a CLIP weight file (every visual.* tensor, the dims attributes); the zero-shot
+#           attribute accuracies (synthetic set) equal zero_shot_ref.py's (reference tower, to one image
+#           of 128 per attribute: near-ties), colour and background well above chance
 #   ranks   1 rank x batch 16 and 2 ranks x batch 8 (same global batch): same weights and metrics
 #   resume  8 straight steps == 4 steps, then --resume auto to 8 (bit-exact)
 # usage: lit_cli.sh RATLIP WORKDIR CASE
 set -eu
 RATLIP=$1; WORK=$2; CASE=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
 SMALL="--set model.clip_width=64 --set model.clip_layers=2 --set model.clip_heads=2 --set model.clip_taps=[0,1]
@@ -37,7 +40,13 @@ keys = [k for k in f if k.startswith("visual.")]
 assert len(keys) == 6 + 12 * 2 + 2 and f["visual.proj"].shape == (64, 512), (len(keys), f["visual.proj"].shape)
 assert all(np.isfinite(f[k][()]).all() for k in keys)
 print("clip.h5: %d visual.* tensors, attributes ok; loss %.3f -> %.3f" % (len(keys), loss[0], loss[-1]))
+zs = {a: float(m["eval/zs_" + a][n - 1]) for a in ("shape", "colour", "background", "size")}
+print("zero-shot attributes:", zs)
+assert zs["colour"] > 3 / 7 and zs["background"] > 3 / 7, "colour/background not clearly above chance 1/7: %s" % zs
 PYEOF
+  $PY "$HERE/zero_shot_ref.py" "$RATLIP" clip.h5 data - model.clip_width=64 model.clip_layers=2 \
+      model.clip_heads=2 "model.clip_taps=[0,1]" model.prompt_first=0 model.prompt_last=1 \
+      --compare run/metrics.h5 --tol 1
   ;;
 ranks)
   COMMON="--data data --threads 1 $SMALL --set train.log_every=1 --steps 6 --set clip.lr=0.002 --set clip.eval_samples=64 --set clip.eval_every=0"
