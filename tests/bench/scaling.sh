@@ -35,7 +35,9 @@ MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$ratlip" data synth --out "$tmp/data" --train 256 --test 16 > /dev/null
+# the dataset at the config's image size (a test split of another size is refused)
+size=$("$ratlip" config show "$config" | grep -m1 '"image_size"' | tr -dc '0-9')
+"$ratlip" data synth --out "$tmp/data" --size "$size" --train 256 --test 16 > /dev/null
 
 # run NAME RANKS THREADS BATCH: one training run, its log in $tmp/NAME.<round>
 run() {
