@@ -116,12 +116,12 @@ static int user_set(const char *tunable, const char *env_name) {
 }
 
 int dp_tune_malloc(void) {
-    int set = 0;
+    int tried = 0;
     if (!user_set("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_"))
-        set += mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;   // 32 MiB: glibc's largest allowed value on 64-bit
+        tried++, mallopt(M_MMAP_THRESHOLD, 32 << 20);   // 32 MiB: glibc's largest allowed value on 64-bit
     if (!user_set("glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_"))
-        set += mallopt(M_TRIM_THRESHOLD, 128 << 20) == 1;
-    return set;
+        tried++, mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    return tried;
 }
 
 int dp_init(int *argc, char ***argv, int explicit_threads, DpInfo *info, Err *e) {

@@ -49,7 +49,7 @@ int main(void) {
     setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
     TU_CHECK(dp_detect_launcher(&expected) == DP_LAUNCH_MPIRUN && expected == 2, "mpirun inside Slurm not detected");
     // dp_tune_malloc sets both malloc thresholds unless the user set one (a glibc tunable or the
-    // older MALLOC_*_ variable): then it keeps that one.
+    // older MALLOC_*_ variable): then it keeps that one. (Its effect: dist_grads' page-fault check.)
     unsetenv("GLIBC_TUNABLES");
     unsetenv("MALLOC_MMAP_THRESHOLD_");
     unsetenv("MALLOC_TRIM_THRESHOLD_");
