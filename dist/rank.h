@@ -51,8 +51,8 @@ const char *dp_launcher_name(DpLauncher l);
 // buffer per call; with glibc's defaults each was a fresh mmap, its pages faulted in, then unmapped —
 // about 17 % of a 2-rank demo step (issue 14). A threshold the user set (GLIBC_TUNABLES'
 // glibc.malloc.mmap_threshold / trim_threshold, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_)
-// is kept. Returns how many of the two it set (0..2; an allocator that replaces glibc's, such as
-// AddressSanitizer's, ignores them: mallopt returns 0 there).
+// is kept. Returns how many of the two it asked mallopt for (0..2; an allocator that replaces
+// glibc's, such as AddressSanitizer's, ignores them: its mallopt returns 0).
 int dp_tune_malloc(void);
 
 // The host name of a world rank, gathered at start-up (NULL before dp_init, or out of range): messages
