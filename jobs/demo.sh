@@ -58,6 +58,11 @@ mpirun "${mpirun_flags[@]}" $ratlip train --config "$config" --set model.clip_we
 # does it follow the captions: the final evaluation's conditioning lines, each figure beside its ceiling
 echo "== demo: how well the samples follow their captions (final evaluation, 256 samples of test captions):"
 grep -E "^eval step [0-9]+: (R-precision|attributes|no attribute)" "$out/train.log" | tail -2 | sed 's/^/   /'
+# what the CLIP tower the GAN learned from can tell apart: an attribute it sees at chance cannot be taught
+clip_seen=$(grep -E "^eval step [0-9]+: zero-shot attributes" "$out/clip.run/train.log" 2>/dev/null | tail -1 || true)
+if [ -n "$clip_seen" ]; then
+  echo "   the CLIP tower it learned from, on real test images: ${clip_seen#*: }"
+fi
 echo "== demo: done. Sample grids: $out/samples/ (latest: $(ls "$out"/samples/*.png | tail -1));"
 echo "   with their captions: $out/samples/index.html"
 echo "   try: $ratlip sample --ckpt $(ls "$out"/ckpt-*.h5 | tail -1) --caption 'a large red circle on a blue background' --out $out/try"
