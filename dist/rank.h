@@ -49,7 +49,7 @@ const char *dp_launcher_name(DpLauncher l);
 // Keeps blocks up to 32 MiB in glibc's heap (M_MMAP_THRESHOLD) and up to 128 MiB of free heap top
 // mapped (M_TRIM_THRESHOLD). Why: Open MPI's non-blocking allreduce mallocs a bucket-sized scratch
 // buffer per call; with glibc's defaults each was a fresh mmap, its pages faulted in, then unmapped —
-// about 17 % of a 2-rank demo step (issue 14). A threshold the user set (GLIBC_TUNABLES'
+// about 30 % of a 2-rank demo step's time on AMD EPYC (issue 14). A threshold the user set (GLIBC_TUNABLES'
 // glibc.malloc.mmap_threshold / trim_threshold, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_)
 // is kept. Returns how many of the two it asked mallopt for (0..2; an allocator that replaces
 // glibc's, such as AddressSanitizer's, ignores them: its mallopt returns 0).

@@ -17,8 +17,11 @@ const char *const synth_colour_names[SYNTH_COLOURS] = {"red", "green", "blue", "
                                                        "purple", "orange", "white", "black"};
 const char *const synth_shape_names[SYNTH_SHAPES] = {"circle", "square", "triangle"};
 
+// The first caption's phrasing: size, colour, shape, background.
+#define CAPTION0 "a %s %s %s on a %s background"
+
 void synth_caption_of(const SynthLabel *L, char *out) {
-    snprintf(out, SYNTH_CAPTION_LEN, "a %s %s %s on a %s background", L->size ? "large" : "small",
+    snprintf(out, SYNTH_CAPTION_LEN, CAPTION0, L->size ? "large" : "small",
              synth_colour_names[L->colour], synth_shape_names[L->shape], synth_colour_names[L->background]);
 }
 
@@ -70,7 +73,7 @@ void synth_sample(uint64_t seed, int split, long i, int S, uint8_t *img, SynthLa
     const char *sz1 = L.size ? ((w[0] & 1) ? "large" : "big") : ((w[0] & 1) ? "small" : "little");
     const char *sz2 = L.size ? ((w[1] & 1) ? "big" : "large") : ((w[1] & 1) ? "little" : "small");
     const char *sz3 = L.size ? "large" : "small";
-    snprintf(caps[0], SYNTH_CAPTION_LEN, "a %s %s %s on a %s background", sz1, cn, sn, bn);
+    snprintf(caps[0], SYNTH_CAPTION_LEN, CAPTION0, sz1, cn, sn, bn);
     snprintf(caps[1], SYNTH_CAPTION_LEN, "a %s picture with a %s %s %s", bn, sz2, cn, sn);
     snprintf(caps[2], SYNTH_CAPTION_LEN, "%s %s, %s, on %s", cn, sn, sz3, bn);
     snprintf(caps[3], SYNTH_CAPTION_LEN, "there is a %s %s %s in the middle of a %s image", sz1, cn, sn, bn);

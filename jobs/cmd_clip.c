@@ -213,7 +213,9 @@ static int zero_shot(ClipEval *ev, const Dataset *ds, const real *u, int n, int 
         E != BOW_DIM)
         return 0;
     enum { NCAP = SYNTH_SHAPES * SYNTH_COLOURS * SYNTH_COLOURS * 2 };
-    float *cap = malloc((size_t)NCAP * BOW_DIM * sizeof(float));   // every label's caption embedding, unit norm
+    // Every label's caption embedding. All have norm BOW_NORM and an image's norm is common to its
+    // candidates, so the largest dot product is the largest cosine.
+    float *cap = malloc((size_t)NCAP * BOW_DIM * sizeof(float));
     BowCache *cache = bow_cache_new();
     if (!cap || !cache) {
         free(cap), bow_cache_free(cache);
@@ -223,13 +225,9 @@ static int zero_shot(ClipEval *ev, const Dataset *ds, const real *u, int n, int 
     for (int k = 0; k < NCAP; k++) {
         SynthLabel L = {k / (SYNTH_COLOURS * SYNTH_COLOURS * 2), k / (SYNTH_COLOURS * 2) % SYNTH_COLOURS,
                         k / 2 % SYNTH_COLOURS, k % 2};
-        float *v = cap + (size_t)k * BOW_DIM;
         char text[SYNTH_CAPTION_LEN];
         synth_caption_of(&L, text);
-        bow_embed_named(cache, info->text_encoder, text, v);
-        double ss = 0;
-        for (int d = 0; d < BOW_DIM; d++) ss += (double)v[d] * v[d];
-        for (int d = 0; d < BOW_DIM; d++) v[d] = (float)(v[d] / (ss > 0 ? sqrt(ss) : 1));
+        bow_embed_named(cache, info->text_encoder, text, cap + (size_t)k * BOW_DIM);
     }
     bow_cache_free(cache);
     const int values[4] = {SYNTH_SHAPES, SYNTH_COLOURS, SYNTH_COLOURS, 2};
@@ -245,10 +243,9 @@ static int zero_shot(ClipEval *ev, const Dataset *ds, const real *u, int n, int 
                 L[a] = v;
                 if (L[1] == L[2]) continue;   // a shape never has its background's colour
                 const float *t = cap + (size_t)CAP_INDEX(L[0], L[1], L[2], L[3]) * BOW_DIM;
-                double dot = 0, uu = 0;
-                for (int d = 0; d < E; d++) dot += (double)ui[d] * t[d], uu += (double)ui[d] * ui[d];
-                double sim = uu > 0 ? dot / sqrt(uu) : 0;
-                if (sim > best_sim) best_sim = sim, best = v;
+                double dot = 0;
+                for (int d = 0; d < E; d++) dot += (double)ui[d] * t[d];
+                if (dot > best_sim) best_sim = dot, best = v;
             }
             hits[a] += best == lab[a];
         }
