@@ -22,31 +22,50 @@ static void normalize_rows(real *out, double *norms, const real *x, int N, int E
     }
 }
 
-// sim[N,N] = uh[N,E] · th[N,E]^T
-static void cosine_matrix(real *sim, const real *uh, const real *th, int N, int E) {
-    kern_gemm(0, 1, N, N, E, 1, uh, E, th, E, 0, sim, N);
+// sim[N,M] = uh[N,E] · th[M,E]^T
+static void cosine_matrix(real *sim, const real *uh, const real *th, int N, int M, int E) {
+    kern_gemm(0, 1, N, M, E, 1, uh, E, th, E, 0, sim, M);
 }
 
-double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int N, int E, real logit_scale) {
+double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int N, int E, real logit_scale,
+                const real *bank, int M) {
+    if (!bank) M = 0;
     real *uh = malloc((size_t)N * E * sizeof(real)), *th = malloc((size_t)N * E * sizeof(real));
     real *sim = malloc((size_t)N * N * sizeof(real));
+    real *bh = M ? malloc((size_t)M * E * sizeof(real)) : NULL, *simb = M ? malloc((size_t)N * M * sizeof(real)) : NULL;
     double *un = malloc((size_t)N * sizeof(double));
     double *dz = calloc((size_t)N * N, sizeof(double));   // d loss / d logits
-    if (!uh || !th || !sim || !un || !dz) abort();        // a few N² floats: out of memory is fatal
+    double *dzb = M ? calloc((size_t)N * M, sizeof(double)) : NULL;   // ... of the bank's columns
+    unsigned char *own = M ? calloc((size_t)N * M, 1) : NULL;          // bank row m is image i's own caption
+    if (!uh || !th || !sim || !un || !dz || (M && (!bh || !simb || !dzb || !own))) abort();   // out of memory: fatal
     normalize_rows(uh, un, u, N, E);
     normalize_rows(th, NULL, t, N, E);
-    cosine_matrix(sim, uh, th, N, E);
+    cosine_matrix(sim, uh, th, N, N, E);
+    if (M) {
+        normalize_rows(bh, NULL, bank, M, E);
+        cosine_matrix(simb, uh, bh, N, M, E);
+        // a bank row that is image i's own caption is no negative of it: out of row i's softmax
+        for (int i = 0; i < N; i++)
+            for (int m = 0; m < M; m++)
+                own[(size_t)i * M + m] = !memcmp(t + (size_t)i * E, bank + (size_t)m * E, (size_t)E * sizeof(real));
+    }
     double s = exp((double)logit_scale), loss = 0, inv2n = 0.5 / N;
-    // rows (image→text): softmax over j; columns (text→image): softmax over i
+    // rows (image→text): softmax over j and the bank; columns (text→image): softmax over i
     for (int pass = 0; pass < 2; pass++)
         for (int a = 0; a < N; a++) {
+            const real *ba = pass == 0 && M ? simb + (size_t)a * M : NULL;
+            const unsigned char *oa = ba ? own + (size_t)a * M : NULL;
             double mx = -INFINITY, sum = 0;
             for (int b = 0; b < N; b++) {
                 double z = s * (pass == 0 ? sim[(size_t)a * N + b] : sim[(size_t)b * N + a]);
                 if (z > mx) mx = z;
             }
+            for (int m = 0; ba && m < M; m++)
+                if (!oa[m] && s * ba[m] > mx) mx = s * ba[m];
             for (int b = 0; b < N; b++)
                 sum += exp(s * (pass == 0 ? sim[(size_t)a * N + b] : sim[(size_t)b * N + a]) - mx);
+            for (int m = 0; ba && m < M; m++)
+                if (!oa[m]) sum += exp(s * ba[m] - mx);
             double lse = mx + log(sum);
             loss += inv2n * (lse - s * sim[(size_t)a * N + a]);
             for (int b = 0; b < N; b++) {
@@ -54,21 +73,24 @@ double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int 
                 double p = exp(s * sim[ij] - lse);
                 dz[ij] += inv2n * (p - (a == b));
             }
+            for (int m = 0; ba && m < M; m++)
+                if (!oa[m]) dzb[(size_t)a * M + m] = inv2n * exp(s * ba[m] - lse);
         }
     if (dlogit_scale) {
         double g = 0;
         for (size_t k = 0; k < (size_t)N * N; k++) g += dz[k] * sim[k];
+        for (size_t k = 0; k < (size_t)N * M; k++) g += dzb[k] * simb[k];
         *dlogit_scale += (real)(g * s);   // d logits / d logit_scale = s·sim
     }
     if (du) {
-        // d û_i = s Σ_j dz_ij t̂_j; then through the normalisation: (g - û(û·g)) / |u|
+        // d û_i = s (Σ_j dz_ij t̂_j + Σ_m dzb_im b̂_m); then through the normalisation: (g - û(û·g)) / |u|
         for (int i = 0; i < N; i++) {
             double g[E > 0 ? E : 1];
             for (int k = 0; k < E; k++) g[k] = 0;
-            for (int j = 0; j < N; j++) {
-                double c = s * dz[(size_t)i * N + j];
+            for (int j = 0; j < N + M; j++) {
+                double c = s * (j < N ? dz[(size_t)i * N + j] : dzb[(size_t)i * M + j - N]);
                 if (c == 0) continue;
-                const real *tj = th + (size_t)j * E;
+                const real *tj = j < N ? th + (size_t)j * E : bh + (size_t)(j - N) * E;
                 for (int k = 0; k < E; k++) g[k] += c * tj[k];
             }
             const real *ui = uh + (size_t)i * E;
@@ -78,7 +100,7 @@ double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int 
             for (int k = 0; k < E; k++) du[(size_t)i * E + k] += (real)((g[k] - ui[k] * dot) / un[i]);
         }
     }
-    free(uh); free(th); free(sim); free(un); free(dz);
+    free(uh); free(th); free(sim); free(un); free(dz); free(bh); free(simb); free(dzb); free(own);
     return loss;
 }
 
@@ -93,7 +115,7 @@ void lit_retrieval(double *i2t, double *t2i, double *chance_i2t, double *chance_
     if (!uh || !th || !sim) abort();
     normalize_rows(uh, NULL, u, N, E);
     normalize_rows(th, NULL, t, N, E);
-    cosine_matrix(sim, uh, th, N, E);
+    cosine_matrix(sim, uh, th, N, N, E);
     long hit_i2t = 0, hit_t2i = 0;
     double ch = 0;   // the same for both directions: Σ_i |{j: t_j = t_i}| / N
     for (int a = 0; a < N; a++) {

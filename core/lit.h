@@ -12,8 +12,13 @@
 // each belongs to sample i. With û, t̂ the L2-normalised rows (eps 1e-12, F.normalize) and
 // s = exp(logit_scale):  logits[i,j] = s·<û_i, t̂_j>,
 //   loss = ½ (mean_i CE(logits[i,:], i) + mean_j CE(logits[:,j], j)).
+// bank[M,E] (NULL or M = 0: none): more caption embeddings, negatives only, in the image→text direction:
+// row i's softmax runs over the N batch captions and every bank row that is not bitwise t_i (image i's own
+// caption is no negative of it). With the text side locked a bank never goes stale; it makes the tower
+// tell apart captions that a batch rarely contrasts (issue 15: shape, when colours already separate a batch).
 // Returns the loss. du[N,E] and dlogit_scale (each may be NULL) ACCUMULATE d loss. Sums in double.
-double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int N, int E, real logit_scale);
+double lit_loss(real *du, real *dlogit_scale, const real *u, const real *t, int N, int E, real logit_scale,
+                const real *bank, int M);
 
 // Top-1 retrieval over N pairs (u_i, t_i). Captions repeat in a synthetic set (identical caption =
 // identical embedding), so a retrieval is correct when what it finds has the right content:

@@ -48,6 +48,7 @@ static const KeyDesc keys[] = {
     KI(eval, diversity_captions), KI(eval, diversity_samples), KI(eval, samples_per_caption), KI(eval, inception_size),
     KF(clip, lr), KL(clip, steps), KI(clip, batch_per_rank), KF(clip, temperature), KF(clip, beta1),
     KF(clip, beta2), KF(clip, adam_eps), KI(clip, eval_every), KI(clip, eval_samples), KI(clip, ckpt_every),
+    KI(clip, text_negatives),
 };
 static const int n_keys = (int)(sizeof(keys) / sizeof(keys[0]));
 static const char *const sections[] = {"model", "train", "data", "dist", "eval", "clip"};
@@ -139,6 +140,7 @@ void config_defaults(Config *c) {
     lc->eval_every = 0;
     lc->eval_samples = 256;
     lc->ckpt_every = 20;
+    lc->text_negatives = 0;
 }
 
 // ---- did-you-mean ----
@@ -541,6 +543,9 @@ int config_validate(const Config *c, Err *e) {
     REQ(lc->eval_samples >= 0, "clip.eval_samples", "must be >= 0 (0 = the whole test split), got %d",
         lc->eval_samples);
     REQ(lc->ckpt_every >= 0, "clip.ckpt_every", "must be >= 0 (0 = never), got %d", lc->ckpt_every);
+    REQ(lc->text_negatives >= 0 && lc->text_negatives <= CLIP_TEXT_NEGATIVES_MAX, "clip.text_negatives",
+        "must be in [0, %d] (distinct train captions used as extra negatives; 0 = none), got %d",
+        CLIP_TEXT_NEGATIVES_MAX, lc->text_negatives);
     return 0;
 }
 

@@ -96,6 +96,7 @@ typedef struct {
 } EvalConfig;
 
 // `ratlip clip train` (locked-text contrastive pretraining of the CLIP tower, core/lit.h)
+#define CLIP_TEXT_NEGATIVES_MAX 65536   // clip.text_negatives: a bank of 65536 x 512 floats is 128 MiB
 typedef struct {
     double lr;                 // Adam learning rate
     long steps;                // optimiser steps
@@ -105,6 +106,7 @@ typedef struct {
     int eval_every;            // retrieval accuracy / CLIP score on the test split every N steps (0 = end only)
     int eval_samples;          // test images used for that (0 = the whole split)
     int ckpt_every;            // checkpoint interval in steps (0 = never)
+    int text_negatives;        // distinct train captions kept as extra negatives (core/lit.h's bank; 0 = none)
 } ClipTrainConfig;
 
 typedef struct {

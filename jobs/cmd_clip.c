@@ -13,6 +13,7 @@
 #include "core/clip.h"
 #include "core/lit.h"
 #include "core/ops.h"
+#include "core/rng.h"
 #include "dist/agree.h"
 #include "dist/grads.h"
 #include "dist/sync.h"
@@ -39,6 +40,8 @@ typedef struct {
     int E, S;                 // embedding dim, CLIP input side (the local batch is Run.batch_per_rank)
     real *img;                // [B,3,S,S] tower input (the batch, resized when the dataset differs)
     real *emb, *emb_all, *text_all, *demb_all;   // [B,E], [W*B,E] x3
+    real *bank;               // [n_bank,E] distinct train captions, extra negatives (clip.text_negatives)
+    int n_bank;
     double t_window, loss_sum, acc_sum;           // the logging window: since the last log line
     int64_t window;
 } Lit;
@@ -107,6 +110,51 @@ static void save_meta(void *self, Run *r, CkptMeta *m) {
     ckpt_meta_set_double(m, "logit_scale", (double)((Lit *)self)->lit.data[0]);
 }
 
+// The bank (core/lit.h): up to clip.text_negatives distinct caption embeddings of the train split,
+// every caption of one sample after another in a seeded order of the samples: the same rows on every
+// rank and at every resume. The scan stops after 16 reads per wanted row (a set with fewer distinct
+// captions than asked for costs a bounded scan and gets what it has). Distinct = not bitwise equal.
+static int build_bank(Lit *l, Run *r, Err *e) {
+    int want = r->cfg.clip.text_negatives, E = l->E;
+    if (want <= 0) return 0;
+    long n = ds_size(r->train), budget = 16L * want;
+    long *order = malloc((size_t)n * sizeof(long));
+    size_t cap = 2;   // open-addressing table of row hashes, at most half full
+    while (cap < 2 * (size_t)want) cap *= 2;
+    uint64_t *table = calloc(cap, sizeof(uint64_t));   // 0 = empty (a hash of 0 is stored as 1)
+    l->bank = malloc((size_t)want * E * sizeof(real));
+    if (!order || !table || !l->bank) {
+        free(order), free(table);
+        return err_set(e, "out of memory for a caption bank of %d (clip.text_negatives)", want);
+    }
+    RngKey key = rng_key((uint64_t)r->cfg.train.seed, RNG_LIT_BANK);
+    for (long i = 0; i < n; i++) order[i] = i;
+    for (long i = n - 1; i > 0; i--) {   // Fisher-Yates
+        long j = (long)(((uint64_t)rng_u32(key, 0, (uint64_t)i) << 32 | rng_u32(key, 1, (uint64_t)i)) % (uint64_t)(i + 1));
+        long t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    long reads = 0;
+    int rc = 0;
+    for (long k = 0; k < n && l->n_bank < want && reads < budget && !rc; k++)
+        for (int c = 0; c < ds_text_count(r->train, order[k]) && l->n_bank < want && !rc; c++, reads++) {
+            real *row = l->bank + (size_t)l->n_bank * E;
+            if ((rc = ds_read_emb(r->train, order[k], c, row, e))) break;
+            uint64_t h = bow_fnv1a64((const char *)row, (size_t)E * sizeof(real));
+            if (!h) h = 1;
+            size_t slot = h & (cap - 1);
+            int seen = 0;
+            for (; table[slot]; slot = (slot + 1) & (cap - 1))
+                if (table[slot] == h) seen = 1;   // a 64-bit hash: equal hashes are taken as equal rows
+            if (!seen) table[slot] = h, l->n_bank++;
+        }
+    free(order), free(table);
+    if (rc) return -1;
+    run_say(r, "clip train: caption bank of %d distinct train captions (clip.text_negatives %d; %ld read) as extra "
+               "negatives\n", l->n_bank, want, reads);
+    return 0;
+}
+
 static int start(void *self, Run *r, const RunResume *res, Err *e) {
     Lit *l = self;
     (void)res;
@@ -120,6 +168,7 @@ static int start(void *self, Run *r, const RunResume *res, Err *e) {
     l->demb_all = malloc(N * l->E * sizeof(real));
     if (!l->acts || !l->img || !l->emb || !l->emb_all || !l->text_all || !l->demb_all)
         return err_set(e, "out of memory for a batch of %d", B);
+    if (build_bank(l, r, e)) return -1;
     run_say(r, "clip train: %d rank%s x batch %d = contrastive batch %zu | steps %lld -> %ld | lr %g | run dir %s\n",
             r->dp.size, r->dp.size == 1 ? "" : "s", B, N, (long long)r->step, r->cfg.clip.steps, r->cfg.clip.lr,
             r->run_dir);
@@ -132,7 +181,7 @@ static void task_free(void *self) {
     clip_acts_free(l->acts);
     if (l->tw.ps.data) clip_free(&l->tw);
     if (l->lit.data) params_free(&l->lit);
-    free(l->img), free(l->emb), free(l->emb_all), free(l->text_all), free(l->demb_all);
+    free(l->img), free(l->emb), free(l->emb_all), free(l->text_all), free(l->demb_all), free(l->bank);
 }
 
 // ---------------------------------------------------------------- one step
@@ -151,7 +200,8 @@ static int step(void *self, Run *r, Err *e) {
     // every rank: the same loss over the global batch and d loss / d (every embedding)
     memset(l->demb_all, 0, (size_t)N * E * sizeof(real));
     params_zero_grad(&l->lit);
-    double acc = 0, loss = lit_loss(l->demb_all, &l->lit.grad[0], l->emb_all, l->text_all, N, E, l->lit.data[0]);
+    double acc = 0, loss = lit_loss(l->demb_all, &l->lit.grad[0], l->emb_all, l->text_all, N, E, l->lit.data[0],
+                                       l->bank, l->n_bank);
     lit_retrieval(&acc, NULL, NULL, NULL, l->emb_all, l->text_all, N, E);
     // this rank's slice, times W: averaging the W partial tower gradients then gives their sum, the
     // gradient of the global loss (the same as one process with the whole batch)
@@ -358,7 +408,8 @@ static const char clip_train_about[] =
     "Trains the config's CLIP image tower with the text side locked (LiT): the dataset's caption embeddings\n"
     "are fixed targets, and the tower learns to map each image near its own caption and away from the other\n"
     "captions of the global batch (CLIP's symmetric InfoNCE, learned temperature). Under mpirun/srun every\n"
-    "rank takes clip.batch_per_rank images; the contrastive batch is that x ranks.\n";
+    "rank takes clip.batch_per_rank images; the contrastive batch is that x ranks. clip.text_negatives N adds\n"
+    "N distinct train captions to every image's negatives (a fixed bank: the text side does not move).\n";
 static const char clip_train_epilog[] =
     "The tiny config's clip.* defaults are the demo recipe: 40 steps x batch 32, lr 1e-3 (about a minute on 2\n"
     "cores; top-1 retrieval on the synthetic test split ~20x chance).\n";

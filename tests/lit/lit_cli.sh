@@ -6,8 +6,9 @@
 #           the output is a CLIP weight file (every visual.* tensor, the dims attributes); the zero-shot
 #           attribute accuracies (synthetic set) equal zero_shot_ref.py's (reference tower, to one image
 #           of 128 per attribute: near-ties), colour and background well above chance
-#   ranks   1 rank x batch 16 and 2 ranks x batch 8 (same global batch): same weights and metrics
-#   resume  8 straight steps == 4 steps, then --resume auto to 8 (bit-exact)
+#   ranks   1 rank x batch 16 and 2 ranks x batch 8 (same global batch), with a caption bank of 256 extra
+#           negatives (clip.text_negatives): the same bank, weights and metrics
+#   resume  8 straight steps == 4 steps, then --resume auto to 8 (bit-exact; with a caption bank)
 # usage: lit_cli.sh RATLIP WORKDIR CASE
 set -eu
 RATLIP=$1; WORK=$2; CASE=$3
@@ -49,10 +50,14 @@ PYEOF
       --compare run/metrics.h5 --tol 1
   ;;
 ranks)
-  COMMON="--data data --threads 1 $SMALL --set train.log_every=1 --steps 6 --set clip.lr=0.002 --set clip.eval_samples=64 --set clip.eval_every=0"
-  "$RATLIP" clip train $COMMON --out one.h5 --run-dir run1 --set clip.batch_per_rank=16
+  COMMON="--data data --threads 1 $SMALL --set train.log_every=1 --steps 6 --set clip.lr=0.002 --set clip.eval_samples=64
+          --set clip.eval_every=0 --set clip.text_negatives=256"
+  "$RATLIP" clip train $COMMON --out one.h5 --run-dir run1 --set clip.batch_per_rank=16 | tee one.log
   mpirun --oversubscribe --allow-run-as-root -np 2 "$RATLIP" clip train $COMMON --out two.h5 --run-dir run2 \
-      --set clip.batch_per_rank=8
+      --set clip.batch_per_rank=8 | tee two.log
+  # 1200 images x 5 captions hold far more than 256 distinct captions: the bank is full, and the same
+  grep -h "caption bank of 256 distinct" one.log two.log | sort -u > bank.txt
+  [ "$(wc -l < bank.txt)" -eq 1 ] || { echo "bank lines differ or are missing:"; cat bank.txt; exit 1; }
   $PY - <<'PYEOF'
 import h5py, numpy as np
 a, b = h5py.File("one.h5", "r"), h5py.File("two.h5", "r")
@@ -82,7 +87,8 @@ for k in ("acc_i2t", "acc_t2i", "clip_score", "clip_score_shuffled"):
 PYEOF
   ;;
 resume)
-  COMMON="--data data --threads 2 $SMALL --set clip.batch_per_rank=8 --set clip.ckpt_every=4 --set clip.eval_samples=32 --set clip.eval_every=0"
+  COMMON="--data data --threads 2 $SMALL --set clip.batch_per_rank=8 --set clip.ckpt_every=4 --set clip.eval_samples=32
+          --set clip.eval_every=0 --set clip.text_negatives=64"
   "$RATLIP" clip train $COMMON --out straight.h5 --run-dir runA --steps 8
   "$RATLIP" clip train $COMMON --out half.h5 --run-dir runB --steps 4
   "$RATLIP" clip train $COMMON --out resumed.h5 --run-dir runB --steps 8 --resume auto | tee resume.log

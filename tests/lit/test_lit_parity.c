@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     real *emb = malloc((size_t)B * E * sizeof(real)), *demb = calloc((size_t)B * E, sizeof(real));
     clip_encode_forward(&tw, a, NULL, emb, img, B);
     real dls = 0;
-    double loss = lit_loss(demb, &dls, emb, text, B, E, ls[0]);
+    double loss = lit_loss(demb, &dls, emb, text, B, E, ls[0], NULL, 0);
     close_r("emb", emb, emb_ref, (size_t)B * E, tu_ref_tol_n(tol, (size_t)B * E));
     tu_close_d("loss", &loss, loss_ref, 1, tu_ref_tol_n(tol, 1));
     close_r("d loss / d emb", demb, demb_ref, (size_t)B * E, tu_ref_tol_n(tol, (size_t)B * E));
@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
         }
     double s_ = exp((double)ls[0]), dsim = TU_LAMBDA * u_real * sqrt(E * q) + 2 * u_real;
     real dls2 = 0;
-    double loss2 = lit_loss(demb2, &dls2, emb_r, text, B, E, ls[0]);
+    double loss2 = lit_loss(demb2, &dls2, emb_r, text, B, E, ls[0], NULL, 0);
     tu_close_d("loss (reference embedding)", &loss2, loss_ref, 1, 2 * s_ * dsim / fabs(loss_ref[0]));
     close_r("d emb (reference embedding)", demb2, demb_ref, (size_t)B * E, 2 * s_ * dsim + u_real);
     close_r("d logit_scale (reference embedding)", &dls2, dls_ref, 1, s_ * (2 * s_ + 1) * dsim / fabs(dls_ref[0]));
@@ -147,6 +147,43 @@ int main(int argc, char **argv) {
     TU_CHECK(memcmp(g1, tw.ps.grad, tw.ps.n_trainable * sizeof(real)) == 0,
              "clip_encode_backward (input-only) changed weight gradients");
     printf("%d tower tensors checked; accumulate: max |g2 - 2 g1| = %.2e\n", checked, worst);
+
+    // The caption bank (core/lit.h): the loss from given embeddings, with bank rows that are image 1's (and 3's)
+    // and image 2's own captions (out of those rows' softmaxes) and a hard negative of image 0.
+    {
+        size_t nb;
+        real *bu = rr(ref, "/litbank/u", &n), *bt = rr(ref, "/litbank/t", &n), *bank = rr(ref, "/litbank/bank", &nb);
+        real *bls = rr(ref, "/litbank/logit_scale", &n);
+        int Mb = (int)(nb / (size_t)E);
+        double be = 0;
+        const char *bo[] = {"loss", "du", "dlogit_scale"};
+        for (int i = 0; i < 3; i++) {
+            char n32[64], n64[64];
+            snprintf(n32, sizeof n32, "/litbank/f32/%s", bo[i]), snprintf(n64, sizeof n64, "/litbank/f64/%s", bo[i]);
+            be = fmax(be, tu_ref_err(ref, n32, ref, n64));
+        }
+        double btol = tu_ref_tol(be, sizeof(real));
+        double *wl = rd(ref, "/litbank/f64/loss", &n), *wdu = rd(ref, "/litbank/f64/du", &n);
+        double *wds = rd(ref, "/litbank/f64/dlogit_scale", &n);
+        real *du = calloc((size_t)B * E, sizeof(real)), dsb = 0;
+        double lb = lit_loss(du, &dsb, bu, bt, B, E, bls[0], bank, Mb);
+        tu_close_d("bank: loss", &lb, wl, 1, tu_ref_tol_n(btol, 1));
+        close_r("bank: d loss / d u", du, wdu, (size_t)B * E, tu_ref_tol_n(btol, (size_t)B * E));
+        close_r("bank: d loss / d logit_scale", &dsb, wds, 1, tu_ref_tol_n(btol, 1));
+        // without the bank the loss is another number (the bank is used), and the own-caption rows matter:
+        // the same bank with those rows made unequal to the captions (one ulp off) is another loss again
+        double l0 = lit_loss(NULL, NULL, bu, bt, B, E, bls[0], NULL, 0);
+        real *bank2 = malloc(nb * sizeof(real));
+        memcpy(bank2, bank, nb * sizeof(real));
+        bank2[2 * (size_t)E] = nextafterf((float)bank2[2 * (size_t)E], 1e30f);
+        bank2[5 * (size_t)E] = nextafterf((float)bank2[5 * (size_t)E], 1e30f);
+        double l2 = lit_loss(NULL, NULL, bu, bt, B, E, bls[0], bank2, Mb);
+        TU_CHECK(fabs(l0 - wl[0]) > 1e-3 && fabs(l2 - wl[0]) > 1e-3,
+                 "bank: loss %.6f, without the bank %.6f, with own captions counted as negatives %.6f", lb, l0, l2);
+        printf("bank of %d: loss %.6f (reference %.6f; no bank %.6f; own captions as negatives %.6f)\n", Mb, lb, wl[0],
+               l0, l2);
+        free(bu), free(bt), free(bank), free(bank2), free(bls), free(wl), free(wdu), free(wds), free(du);
+    }
 
     // retrieval and CLIP score on a set with repeated captions
     size_t nu;

@@ -13,6 +13,9 @@ HDF5 layout (B = --batch, S = clip_image_size, E = clip_embed_dim):
                             repeated caption);  /lit/logit_scale [] (log(1/0.07) + 0.3)
   /lit/f64/ and /lit/f32/:  emb [B,E]; loss []; demb [B,E] (d loss / d emb); dlogit_scale [];
                             grad/visual.<key> (d loss / d weight, every tower tensor)
+  /litbank/u [B,E], t [B,E] (rows 1 and 3 equal), bank [8,E] (rows 2 and 5: captions t_1 and t_2, which the
+                            loss must leave out of those images' softmaxes), logit_scale []; f64/ and f32/:
+                            loss, du [B,E], dlogit_scale []: lit_loss with the caption bank, from u directly
   /retrieval/u [M,E], /retrieval/t [M,E] (captions repeat: 6 distinct among M), i2t, t2i, chance []:
                             top-1 retrieval where a hit is a retrieved caption (or the retrieved
                             image's caption) equal to the query's own; chance = mean duplicate share;
@@ -35,6 +38,35 @@ def lit_loss(u, t, logit_scale):
     logits = logit_scale.exp() * uh @ th.t()
     labels = torch.arange(u.shape[0])
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
+
+
+def lit_loss_bank(u, t, bank, logit_scale):
+    """Image->text rows run over the batch's captions and every bank row that is not the image's own caption."""
+    uh, th, bh = F.normalize(u, dim=1), F.normalize(t, dim=1), F.normalize(bank, dim=1)
+    s = logit_scale.exp()
+    logits, logits_bank = s * uh @ th.t(), s * uh @ bh.t()
+    own = (t[:, None, :] == bank[None, :, :]).all(dim=2)
+    rows = torch.cat([logits, logits_bank.masked_fill(own, float("-inf"))], dim=1)
+    labels = torch.arange(u.shape[0])
+    return 0.5 * (F.cross_entropy(rows, labels) + F.cross_entropy(logits.t(), labels))
+
+
+def bank_case(gen, B, E):
+    u, t = torch.randn(B, E, generator=gen), torch.randn(B, E, generator=gen)
+    t[3] = t[1]
+    bank = torch.randn(8, E, generator=gen)
+    bank[2], bank[5] = t[1], t[2]
+    bank[6] = u[0] + 0.3 * torch.randn(E, generator=gen)   # a hard negative of image 0
+    ls0 = np.float32(np.log(1 / 0.07))
+    out = dict(u=u.numpy(), t=t.numpy(), bank=bank.numpy(), logit_scale=ls0)
+    for name, dtype in (("f64", torch.float64), ("f32", torch.float32)):
+        ud = u.to(dtype).requires_grad_(True)
+        ls = torch.tensor(ls0, dtype=dtype, requires_grad=True)
+        loss = lit_loss_bank(ud, t.to(dtype), bank.to(dtype), ls)
+        loss.backward()
+        for k, v in (("loss", loss), ("du", ud.grad), ("dlogit_scale", ls.grad)):
+            out["%s/%s" % (name, k)] = v.detach().numpy().astype(np.float64 if name == "f64" else np.float32)
+    return out
 
 
 def step(tower, img, text, ls0, dtype):
@@ -109,6 +141,8 @@ def main():
         put("lit/%s/dlogit_scale" % name, dls)
         for k, g in grads.items():
             put("lit/%s/grad/%s" % (name, k), g)
+    for k, v in bank_case(gen, B, E).items():
+        w.f.create_dataset("litbank/" + k, data=v)
     for k, v in retrieval_case(gen, E).items():
         w.f.create_dataset("retrieval/" + k, data=v)
     w.f.attrs["batch"] = np.int32(B)
