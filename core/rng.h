@@ -11,7 +11,8 @@
 enum { RNG_INIT = 1, RNG_NOISE = 2, RNG_DATA_ORDER = 3, RNG_CAPTION = 4, RNG_AUGMENT = 5, RNG_SYNTH = 6,
        RNG_EVAL = 7, RNG_SAMPLE = 8, RNG_CLIP = 9,
        RNG_PROBE = 10 /* attribute probe: init, data order (core/probe.h, io/probe_file.h) */,
-       RNG_LIT_BANK = 11 /* clip train's caption bank: the order its captions are drawn in */ };
+       RNG_CAPTION_BANK = 11 /* io/capbank.h: the order a caption bank draws its captions in */,
+       RNG_MISMATCH = 12 /* train.hard_mismatch: which samples get a hard mismatched caption, which label */ };
 
 typedef struct { uint32_t k[2]; } RngKey;
 

@@ -41,7 +41,7 @@ static const KeyDesc keys[] = {
     KF(train, beta2), KF(train, adam_eps), KF(train, sim_weight), KF(train, magp_weight), KF(train, magp_p),
     KF(train, ema_decay), KL(train, seed), KI(train, log_every), KI(train, ckpt_every), KI(train, sample_every),
     KI(train, eval_every), KI(train, keep_last), KB(train, ckpt_async), KI(train, threads), KS(train, precision), KF(train, loss_bound), KI(train, max_rollbacks),
-    KI(train, rollback_window),
+    KI(train, rollback_window), KF(train, hard_mismatch),
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
     KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats), KI(eval, rprec_repeats),
@@ -117,6 +117,7 @@ void config_defaults(Config *c) {
     t->loss_bound = 1e6;   // GAN losses here are O(1-10); 1e6 is a run that has left the rails
     t->max_rollbacks = 3;
     t->rollback_window = 1000;
+    t->hard_mismatch = 0;
     c->data.random_crop = 0;
     c->data.random_flip = 1;
     c->data.prefetch = 4;
@@ -507,6 +508,8 @@ int config_validate(const Config *c, Err *e) {
     REQ(t->max_rollbacks >= 0, "train.max_rollbacks", "must be >= 0 (0 = stop at the first divergence), got %d",
         t->max_rollbacks);
     REQ(t->rollback_window > 0, "train.rollback_window", "must be positive, got %d", t->rollback_window);
+    REQ(t->hard_mismatch >= 0 && t->hard_mismatch <= 1, "train.hard_mismatch",
+        "must be in [0, 1] (the share of mismatched pairs with a hard caption), got %g", t->hard_mismatch);
 
     REQ(c->data.random_crop >= 0 && c->data.random_crop < m->image_size, "data.random_crop",
         "must be in 0..%d pixels, got %d", m->image_size - 1, c->data.random_crop);

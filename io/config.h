@@ -67,6 +67,10 @@ typedef struct {
     // rollback_window steps stops the run
     double loss_bound;
     int max_rollbacks, rollback_window;
+    // share of D's mismatched pairs whose caption is a hard one: the caption most like the sample's own
+    // among train captions of samples differing from it in one label (io/capbank.h; the label column at
+    // random). Needs a dataset with /labels. 0: upstream's mismatch only (the batch rolled by one)
+    double hard_mismatch;
 } TrainConfig;
 
 typedef struct {

@@ -13,12 +13,12 @@
 #include "core/clip.h"
 #include "core/lit.h"
 #include "core/ops.h"
-#include "core/rng.h"
 #include "dist/agree.h"
 #include "dist/grads.h"
 #include "dist/sync.h"
 #include "io/clipweights.h"
 #include "io/bow.h"
+#include "io/capbank.h"
 #include "io/modeldims.h"
 #include "io/synth.h"
 #include "io/weights.h"
@@ -40,8 +40,7 @@ typedef struct {
     int E, S;                 // embedding dim, CLIP input side (the local batch is Run.batch_per_rank)
     real *img;                // [B,3,S,S] tower input (the batch, resized when the dataset differs)
     real *emb, *emb_all, *text_all, *demb_all;   // [B,E], [W*B,E] x3
-    real *bank;               // [n_bank,E] distinct train captions, extra negatives (clip.text_negatives)
-    int n_bank;
+    CapBank bank;             // distinct train captions, extra negatives (clip.text_negatives)
     double t_window, loss_sum, acc_sum;           // the logging window: since the last log line
     int64_t window;
 } Lit;
@@ -110,48 +109,13 @@ static void save_meta(void *self, Run *r, CkptMeta *m) {
     ckpt_meta_set_double(m, "logit_scale", (double)((Lit *)self)->lit.data[0]);
 }
 
-// The bank (core/lit.h): up to clip.text_negatives distinct caption embeddings of the train split,
-// every caption of one sample after another in a seeded order of the samples: the same rows on every
-// rank and at every resume. The scan stops after 16 reads per wanted row (a set with fewer distinct
-// captions than asked for costs a bounded scan and gets what it has). Distinct = not bitwise equal.
+// The bank (core/lit.h, io/capbank.h): clip.text_negatives distinct train captions, the same on every rank.
 static int build_bank(Lit *l, Run *r, Err *e) {
-    int want = r->cfg.clip.text_negatives, E = l->E;
+    int want = r->cfg.clip.text_negatives;
     if (want <= 0) return 0;
-    long n = ds_size(r->train), budget = 16L * want;
-    long *order = malloc((size_t)n * sizeof(long));
-    size_t cap = 2;   // open-addressing table of row hashes, at most half full
-    while (cap < 2 * (size_t)want) cap *= 2;
-    uint64_t *table = calloc(cap, sizeof(uint64_t));   // 0 = empty (a hash of 0 is stored as 1)
-    l->bank = malloc((size_t)want * E * sizeof(real));
-    if (!order || !table || !l->bank) {
-        free(order), free(table);
-        return err_set(e, "out of memory for a caption bank of %d (clip.text_negatives)", want);
-    }
-    RngKey key = rng_key((uint64_t)r->cfg.train.seed, RNG_LIT_BANK);
-    for (long i = 0; i < n; i++) order[i] = i;
-    for (long i = n - 1; i > 0; i--) {   // Fisher-Yates
-        long j = (long)(((uint64_t)rng_u32(key, 0, (uint64_t)i) << 32 | rng_u32(key, 1, (uint64_t)i)) % (uint64_t)(i + 1));
-        long t = order[i];
-        order[i] = order[j], order[j] = t;
-    }
-    long reads = 0;
-    int rc = 0;
-    for (long k = 0; k < n && l->n_bank < want && reads < budget && !rc; k++)
-        for (int c = 0; c < ds_text_count(r->train, order[k]) && l->n_bank < want && !rc; c++, reads++) {
-            real *row = l->bank + (size_t)l->n_bank * E;
-            if ((rc = ds_read_emb(r->train, order[k], c, row, e))) break;
-            uint64_t h = bow_fnv1a64((const char *)row, (size_t)E * sizeof(real));
-            if (!h) h = 1;
-            size_t slot = h & (cap - 1);
-            int seen = 0;
-            for (; table[slot]; slot = (slot + 1) & (cap - 1))
-                if (table[slot] == h) seen = 1;   // a 64-bit hash: equal hashes are taken as equal rows
-            if (!seen) table[slot] = h, l->n_bank++;
-        }
-    free(order), free(table);
-    if (rc) return -1;
+    if (capbank_build(&l->bank, r->train, want, (uint64_t)r->cfg.train.seed, e)) return -1;
     run_say(r, "clip train: caption bank of %d distinct train captions (clip.text_negatives %d; %ld read) as extra "
-               "negatives\n", l->n_bank, want, reads);
+               "negatives\n", l->bank.n, want, l->bank.reads);
     return 0;
 }
 
@@ -181,7 +145,8 @@ static void task_free(void *self) {
     clip_acts_free(l->acts);
     if (l->tw.ps.data) clip_free(&l->tw);
     if (l->lit.data) params_free(&l->lit);
-    free(l->img), free(l->emb), free(l->emb_all), free(l->text_all), free(l->demb_all), free(l->bank);
+    free(l->img), free(l->emb), free(l->emb_all), free(l->text_all), free(l->demb_all);
+    capbank_free(&l->bank);
 }
 
 // ---------------------------------------------------------------- one step
@@ -201,7 +166,7 @@ static int step(void *self, Run *r, Err *e) {
     memset(l->demb_all, 0, (size_t)N * E * sizeof(real));
     params_zero_grad(&l->lit);
     double acc = 0, loss = lit_loss(l->demb_all, &l->lit.grad[0], l->emb_all, l->text_all, N, E, l->lit.data[0],
-                                       l->bank, l->n_bank);
+                                       l->bank.emb, l->bank.n);
     lit_retrieval(&acc, NULL, NULL, NULL, l->emb_all, l->text_all, N, E);
     // this rank's slice, times W: averaging the W partial tower gradients then gives their sum, the
     // gradient of the global loss (the same as one process with the whole batch)

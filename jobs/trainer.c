@@ -19,6 +19,7 @@
 #include "jobs/eval_report.h"
 
 #define SAMPLE_GRID_MAX 16
+#define HARD_MISMATCH_BANK 4096   // distinct train captions searched for hard mismatches (the synthetic set has ~2700)
 
 // Bytes of a parameter set: values, plus gradient and Adam moments of the trainable part when it trains
 // (the EMA copy's and the frozen CLIP's are allocated but never touched, so never resident).
@@ -130,6 +131,16 @@ static int start(void *self, Run *r, const RunResume *res, Err *e) {
     t->s_mis = calloc((size_t)B * T, sizeof(real));
     t->s_all = calloc((size_t)W * B * T, sizeof(real));
     if (run_agree(r, (!t->z || !t->s_mis || !t->s_all) ? err_set(e, "out of memory") : 0, e)) return -1;
+    if (c->train.hard_mismatch > 0) {   // every rank sees the same dataset: all fail here together
+        const DsInfo *info = ds_info(r->train);
+        if (info->label_dim == 0)
+            return err_set(e, "train.hard_mismatch is %g but %s has no /labels to find a caption differing in one "
+                              "label (the synthetic set has them): set it to 0", c->train.hard_mismatch, c->data.dir);
+        if (capbank_build(&t->mis_bank, r->train, HARD_MISMATCH_BANK, (uint64_t)c->train.seed, e)) return -1;
+        run_say(r, "train: hard mismatched captions for %.0f%% of D's mismatched pairs: the nearest of %d distinct "
+                   "train captions (%ld read) whose sample differs in one of the labels %s\n",
+                100 * c->train.hard_mismatch, t->mis_bank.n, t->mis_bank.reads, info->label_names);
+    }
     if (dp_grads_init(&t->red_g, &t->gan.g.ps, r->dp.world, c->dist.bucket_kib, e) ||
         dp_grads_init(&t->red_d, &t->gan.dc.netd, r->dp.world, c->dist.bucket_kib, e) ||
         dp_grads_init(&t->red_c, &t->gan.dc.netc, r->dp.world, c->dist.bucket_kib, e))
@@ -166,6 +177,7 @@ static void task_free(void *self) {
     dp_grads_free(&t->red_d);
     dp_grads_free(&t->red_c);
     free(t->z), free(t->s_mis), free(t->s_all);
+    capbank_free(&t->mis_bank);
 }
 
 // ---------------------------------------------------------------- one iteration
@@ -238,6 +250,18 @@ static int step(void *self, Run *run, Err *e) {
         int64_t g = (int64_t)r * B + b;
         memcpy(t->s_mis + (size_t)b * T, t->s_all + (size_t)((g + 1) % ((int64_t)W * B)) * T, sizeof(real) * T);
         rng_fill_normal(t->z + (size_t)b * Z, Z, 0, 1, key, ((uint64_t)run->step << 24) | (uint64_t)g);
+    }
+    if (t->mis_bank.n > 0) {   // hard ones (train.hard_mismatch): per global sample, so not dependent on W either
+        RngKey mk = rng_key((uint64_t)c->train.seed, RNG_MISMATCH);
+        for (int b = 0; b < B; b++) {
+            uint32_t u[4];
+            rng_block(mk, (uint64_t)run->step, (uint64_t)((int64_t)r * B + b), u);
+            if ((double)u[0] / 4294967296.0 >= c->train.hard_mismatch) continue;
+            const int32_t *lab = ds_labels(run->train, (long)run->batch.index[b]);
+            int m = capbank_nearest_other(&t->mis_bank, s + (size_t)b * T, lab, (int)(u[1] % (uint32_t)t->mis_bank.L));
+            if (m < 0) continue;   // no caption of that kind in the bank: the rolled one stays
+            memcpy(t->s_mis + (size_t)b * T, t->mis_bank.emb + (size_t)m * T, sizeof(real) * T);
+        }
     }
 
     GanLosses L;

@@ -9,6 +9,7 @@
 #include "dist/evaluate.h"
 #include "dist/grads.h"
 #include "dist/syncbn.h"
+#include "io/capbank.h"
 #include "jobs/run.h"
 
 typedef struct {
@@ -17,6 +18,7 @@ typedef struct {
     DpSyncBn syncbn;
     int random_clip;               // the CLIP tower is seeded, not loaded
     real *z, *s_mis, *s_all;       // [B,Z], [B,T], [W·B,T]
+    CapBank mis_bank;              // train captions with their labels, for train.hard_mismatch
     double t_window;               // start of the current logging window (images/s)
     int64_t window_step;
     GanLosses last;                // this rank's losses of the last step

@@ -210,7 +210,7 @@ def adam_bound(k, a, b, cfg, u):
 
 
 def case_equiv():
-    """1 rank x batch 8 == 2 ranks x batch 4 (sync BN) after one iteration.
+    """1 rank x batch 8 == 2 ranks x batch 4 (sync BN, hard mismatched captions) after one iteration.
     Double (ratlip_f64): the two differ only in summation order (per-rank partial sums, the allreduce,
     the sync-BN sums), ~1e-16 relative per operation: every gradient (Adam m), Adam v and BatchNorm
     statistic must agree to 1e-10 of its tensor's scale; parameters within Adam's sensitivity to those
@@ -234,7 +234,9 @@ def equiv(reuse_double):
     data = dataset("data")
     if not os.path.exists(RATLIP_F64):
         fail("%s is missing: configure with -DRATLIP_F64_PROGRAM=ON (the default)" % RATLIP_F64)
-    common = ["--data", data, "--steps", "1", "--set", "model.sync_bn=true", "--set", "model.rat_mode=sample"] + FAST
+    # with hard mismatched captions for half of the pairs (train.hard_mismatch): chosen per global sample
+    common = ["--data", data, "--steps", "1", "--set", "model.sync_bn=true", "--set", "model.rat_mode=sample",
+              "--set", "train.hard_mismatch=0.5"] + FAST
     done = [os.path.join(WORK, "eq_f64_%s" % d, "ckpt-00000001.h5") for d in ("1x8", "2x4")]
     if reuse_double and all(os.path.exists(p) for p in done):
         print("double runs reused from %s" % os.path.dirname(done[0]))
@@ -425,9 +427,21 @@ def case_evalbest():
 def case_badinput():
     data = dataset("data")
     d = fresh("badinput")
+    # a copy of the dataset without /labels: train.hard_mismatch has nothing to pick captions by
+    nolabels = os.path.join(WORK, "data_nolabels")
+    if not os.path.isdir(nolabels):
+        shutil.copytree(data, nolabels)
+        for f in glob.glob(os.path.join(nolabels, "*.h5")):
+            with h5py.File(f, "a") as h:
+                if "labels" in h:
+                    del h["labels"]
+                if "label_names" in h.attrs:
+                    del h.attrs["label_names"]
     cases = [(["--data", os.path.join(WORK, "no-such-dir")], "no-such-dir"),
              (["--data", data, "--set", "model.text_dim=256"], "model.text_dim is 256"),
-             (["--data", data, "--set", "train.lr_q=1"], "did you mean train.lr_g")]
+             (["--data", data, "--set", "train.lr_q=1"], "did you mean train.lr_g"),
+             (["--data", data, "--set", "train.hard_mismatch=1.5"], "train.hard_mismatch: must be in [0, 1]"),
+             (["--data", nolabels, "--set", "train.hard_mismatch=0.5"], "has no /labels")]
     for args, want in cases:
         p = run(["train", "--run-dir", d, "--steps", "1"] + args + FAST, ranks=1, check=False)
         if p.returncode != 1 or want not in p.stdout:
