@@ -45,8 +45,8 @@ int capbank_build(CapBank *b, Dataset *ds, int want, uint64_t seed, Err *e) {
             if (!h) h = 1;
             size_t slot = h & (cap - 1);
             int seen = 0;
-            for (; table[slot]; slot = (slot + 1) & (cap - 1))
-                if (table[slot] == h) seen = 1;   // a 64-bit hash: equal hashes are taken as equal rows
+            for (; table[slot] && !seen; slot = (slot + 1) & (cap - 1))
+                seen = table[slot] == h;   // a 64-bit hash: equal hashes are taken as equal rows
             if (seen) continue;
             table[slot] = h;
             double ss = 0;
@@ -71,7 +71,7 @@ int capbank_nearest_other(const CapBank *b, const real *q, const int32_t *lab, i
         if (!other) continue;
         const real *r = b->emb + (size_t)m * b->E;
         // |q| is common to every row: the largest dot/|row| is the largest cosine. 16 partial sums: one
-        // dependent chain of adds would cost ~10 ms a step (B x 2048 rows x 512)
+        // dependent chain of adds would cost ~10 ms a step (batch 8 x 2700 rows x 512)
         float part[16] = {0};
         int d = 0;
         for (; d + 16 <= b->E; d += 16)
