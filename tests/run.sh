@@ -16,6 +16,27 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 summary=()
 failed=()
 t_all=$(date +%s)
+
+# Disk: a CI machine's disk may be nearly full. Tests remove their work directories when they pass, so the
+# suite's peak is small, but say what there was and the least there was during the run (a full disk fails
+# tests in ways that look like bugs: "writing the Adam state failed; 0.0 MB free").
+free_kb() { df -Pk . | awk 'NR == 2 { print $4 }'; }
+free_at_start=$(free_kb)
+least_free_file=$(mktemp)
+echo "$free_at_start" >"$least_free_file"
+( least=$free_at_start
+  while sleep 3; do
+    f=$(free_kb)
+    if [ "$f" -lt "$least" ]; then least=$f; echo "$least" >"$least_free_file"; fi
+  done ) &
+disk_sampler=$!
+trap 'kill $disk_sampler 2>/dev/null; rm -f "$least_free_file"' EXIT
+gb() { awk -v k="$1" 'BEGIN { printf "%.1f GB", k / 1048576 }'; }
+echo "tests/run.sh: $(gb "$free_at_start") free on the disk of $(pwd) at the start"
+if [ "$free_at_start" -lt $((4 * 1048576)) ]; then
+  echo "tests/run.sh: warning: under 4 GB free; the suite needs about 3 GB at its peak (more on a failure, whose" \
+       "work directories are kept): tests may fail for lack of disk" >&2
+fi
 # stage NAME COMMAND...: runs COMMAND, records ok/FAILED and the seconds it took. Returns its status.
 stage() {
   local name=$1 t0 rc
@@ -62,6 +83,9 @@ echo
 echo "tests/run.sh: $(($(date +%s) - t_all)) s on $(nproc) cores of $cpu" \
      "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
 printf '%s\n' "${summary[@]}"
+least_free=$(cat "$least_free_file")
+echo "  disk: $(gb "$free_at_start") free at the start, $(gb "$least_free") at the least" \
+     "(the suite used up to $(gb $((free_at_start - least_free))))"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "tests/run.sh: FAILED: $(IFS=,; echo "${failed[*]}" | sed 's/,/, /g')" >&2
   exit 1

@@ -10,6 +10,8 @@ PY=/usr/bin/python3
 MPIRUN="mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1"
 NOTE="random-weight features: not comparable to published FID"
 rm -rf "$W"; mkdir -p "$W/run"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$RATLIP" data synth --out "$W/data" --size 64 --train 8 --test 8 --seed 3 >/dev/null

@@ -14,6 +14,8 @@ RATLIP=$1; MK=$2; W=$3
 PY=/usr/bin/python3
 MPIRUN="mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1"
 rm -rf "$W"; mkdir -p "$W/run"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 RECIPE="--set eval.samples_per_caption=3 --set eval.inception_size=75"
 SMALL="--set eval.diversity_captions=2 --set eval.diversity_samples=2 --threads 1"

@@ -8,6 +8,8 @@ set -eu
 RATLIP=$1; TOOL=$2; W=$3
 PY=/usr/bin/python3
 rm -rf "$W"; mkdir -p "$W"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 $PY - "$W" <<'PYEOF'
 import os, pickle, struct, sys, zlib

@@ -24,6 +24,8 @@ check() {   # check NAME CONDITION [OUTPUT]
 }
 
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 # 3 classes x 5 images (JPEG and PNG, different sizes), 1-3 caption lines each
 "$PY" - <<'EOF'
 import os

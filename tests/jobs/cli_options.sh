@@ -17,6 +17,8 @@
 set -eu
 RATLIP=$1; W=$2
 rm -rf "$W"; mkdir -p "$W"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

@@ -12,6 +12,8 @@ set -eu
 RATLIP=$1; MK=$2; W=$3
 PY=/usr/bin/python3
 rm -rf "$W"; mkdir -p "$W"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 A='a large red circle on a blue background'
 B='a large blue circle on a red background'

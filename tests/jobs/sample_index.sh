@@ -5,6 +5,8 @@
 set -eu
 RATLIP=$1; MK=$2; W=$3
 rm -rf "$W"; mkdir -p "$W"
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$MK" "$W/ckpt-00000005.h5" 7 >/dev/null

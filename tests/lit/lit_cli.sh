@@ -15,6 +15,8 @@ RATLIP=$1; WORK=$2; CASE=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+# passed: the work directory goes (disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$WORK"; exit "$st"' EXIT
 SMALL="--set model.clip_width=64 --set model.clip_layers=2 --set model.clip_heads=2 --set model.clip_taps=[0,1]
        --set model.prompt_first=0 --set model.prompt_last=1 --set train.log_every=10"
 "$RATLIP" data synth --out data --size 64 --train 1200 --test 128 --seed 3 > /dev/null

@@ -7,6 +7,8 @@
 RATLIP=$1 SRC=$2 DATA=$3 W=$4
 . "$SRC/tests/slurm/lib.sh"
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 export RATLIP
 cat >sweep.json <<JSON
 {"name": "rt", "base": "$SRC/jobs/configs/tiny.json",

@@ -6,6 +6,8 @@
 RATLIP=$1 SRC=$2 DATA=$3 W=$4
 . "$SRC/tests/slurm/lib.sh"
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+# passed: the work directory goes (its checkpoints would fill a small CI disk); failed: it stays to be read
+trap 'st=$?; [ "$st" -ne 0 ] || rm -rf "$W"; exit "$st"' EXIT
 export RATLIP RATLIP_RUN_DIR=$W/run
 t0=$(now)
 j=$(submit -n 2 --ntasks-per-node=2 -J rt-train -o "$W/job.out" "$SRC/slurm/train.sbatch" --data "$DATA" --steps 4 \

@@ -103,12 +103,27 @@ def compare(a_path, b_path, tol=0.0):
     print("compared %d tensors of %s and %s: %s" % (len(a), a_path, b_path, "identical" if tol == 0 else "close"))
 
 
+CREATED = []   # run directories made by fresh(): removed by clean_up() when the case passed
+
+
 def fresh(*names):
     """Run directories of this case, emptied (a rerun must not resume from the last run's checkpoints)."""
     dirs = [os.path.join(WORK, n) for n in names]
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
+        if d not in CREATED:
+            CREATED.append(d)
     return dirs if len(dirs) > 1 else dirs[0]
+
+
+def clean_up(keep=()):
+    """After a passing case: its run directories go (a tiny-model checkpoint is ~240 MB, the suite's
+    would add up to ~10 GB and fill a CI machine's disk); a failing case keeps them to be looked at.
+    `keep`: directories a later test reuses (equiv's double runs, for the kernel matrix's equiv_float;
+    the cleanup test train_equiv_cleanup removes them after it)."""
+    for d in CREATED:
+        if os.path.basename(d) not in keep:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def status(run_dir):
@@ -505,4 +520,5 @@ if __name__ == "__main__":   # tests/train/train_faults.py imports the helpers a
      "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
      "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall,
      "precision": case_precision}[CASE]()
+    clean_up(keep=("eq_f64_1x8", "eq_f64_2x4"))
     print("ok:", CASE)

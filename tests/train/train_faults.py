@@ -59,7 +59,8 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_e2e import CASE, FAST, MPIRUN, RATLIP, compare, dataset, fail, fresh, rank_of, run, status  # noqa: E402
+from train_e2e import (CASE, FAST, MPIRUN, RATLIP, clean_up, compare, dataset, fail, fresh, rank_of, run,  # noqa: E402
+                       status)
 
 # A smaller model than tiny (53 MB checkpoints instead of 253 MB, 3x faster steps): these tests are
 # about the run directory, not the network.
@@ -455,4 +456,5 @@ if __name__ == "__main__":
      "fsize": case_fsize, "diverge": case_diverge, "diverge_stop": case_diverge_stop,
      "metrics": case_metrics, "startup_stall": case_startup_stall, "hdf5crash": case_hdf5crash,
      "signal_burst": case_signal_burst}[CASE]()
+    clean_up()
     print("ok:", CASE)
