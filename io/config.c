@@ -41,7 +41,7 @@ static const KeyDesc keys[] = {
     KF(train, beta2), KF(train, adam_eps), KF(train, sim_weight), KF(train, magp_weight), KF(train, magp_p),
     KF(train, ema_decay), KL(train, seed), KI(train, log_every), KI(train, ckpt_every), KI(train, sample_every),
     KI(train, eval_every), KI(train, keep_last), KB(train, ckpt_async), KI(train, threads), KS(train, precision), KF(train, loss_bound), KI(train, max_rollbacks),
-    KI(train, rollback_window), KF(train, hard_mismatch),
+    KI(train, rollback_window), KF(train, hard_mismatch), KS(train, hard_mismatch_labels),
     KS(data, dir), KI(data, random_crop), KB(data, random_flip), KI(data, prefetch),
     KI(dist, bucket_kib), KF(dist, timeout_s), KI(dist, check_every),
     KI(eval, n_samples), KS(eval, inception_weights), KS(eval, ref_stats), KI(eval, rprec_repeats),
@@ -118,6 +118,7 @@ void config_defaults(Config *c) {
     t->max_rollbacks = 3;
     t->rollback_window = 1000;
     t->hard_mismatch = 0;
+    t->hard_mismatch_labels[0] = 0;
     c->data.random_crop = 0;
     c->data.random_flip = 1;
     c->data.prefetch = 4;

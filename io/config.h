@@ -71,6 +71,9 @@ typedef struct {
     // among train captions of samples differing from it in one label (io/capbank.h; the label column at
     // random). Needs a dataset with /labels. 0: upstream's mismatch only (the batch rolled by one)
     double hard_mismatch;
+    // the label columns a hard caption may differ in, comma-separated names from the dataset's
+    // /labels (e.g. "shape"); "" = all of them, each equally often
+    char hard_mismatch_labels[128];
 } TrainConfig;
 
 typedef struct {

@@ -113,6 +113,35 @@ static void restore(void *self, Run *r, const RunResume *res) {
 }
 
 // Step buffers and gradient reducers; the evaluation context when train.eval_every > 0.
+// t->mis_cols from train.hard_mismatch_labels ("" = every /labels column, in order): names of the
+// dataset's label columns, each once.
+static int mismatch_columns(Trainer *t, const DsInfo *info, const char *want, const char *dir, Err *e) {
+    t->n_mis_cols = 0;
+    if (!*want) {
+        for (int j = 0; j < info->label_dim; j++) t->mis_cols[t->n_mis_cols++] = j;
+        return 0;
+    }
+    for (const char *p = want; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        char name[64];
+        for (int j = 0; j < info->label_dim && found < 0; j++) {
+            ds_label_name(info, j, name, sizeof name);
+            if (strlen(name) == len && !strncmp(name, p, len)) found = j;
+        }
+        if (found < 0)
+            return err_set(e, "train.hard_mismatch_labels: '%.*s' is not a label of %s (its /labels columns: %s)",
+                           (int)len, p, dir, info->label_names);
+        for (int i = 0; i < t->n_mis_cols; i++)
+            if (t->mis_cols[i] == found)
+                return err_set(e, "train.hard_mismatch_labels: '%.*s' is named twice", (int)len, p);
+        t->mis_cols[t->n_mis_cols++] = found;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
 static int start(void *self, Run *r, const RunResume *res, Err *e) {
     Trainer *t = self;
     const Config *c = &r->cfg;
@@ -136,10 +165,16 @@ static int start(void *self, Run *r, const RunResume *res, Err *e) {
         if (info->label_dim == 0)
             return err_set(e, "train.hard_mismatch is %g but %s has no /labels to find a caption differing in one "
                               "label (the synthetic set has them): set it to 0", c->train.hard_mismatch, c->data.dir);
+        if (mismatch_columns(t, info, c->train.hard_mismatch_labels, c->data.dir, e)) return -1;
         if (capbank_build(&t->mis_bank, r->train, HARD_MISMATCH_BANK, (uint64_t)c->train.seed, e)) return -1;
+        char names[256] = "", one[64];
+        for (int i = 0; i < t->n_mis_cols; i++) {
+            ds_label_name(info, t->mis_cols[i], one, sizeof one);
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", one);
+        }
         run_say(r, "train: hard mismatched captions for %.0f%% of D's mismatched pairs: the nearest of %d distinct "
                    "train captions (%ld read) whose sample differs in one of the labels %s\n",
-                100 * c->train.hard_mismatch, t->mis_bank.n, t->mis_bank.reads, info->label_names);
+                100 * c->train.hard_mismatch, t->mis_bank.n, t->mis_bank.reads, names);
     }
     if (dp_grads_init(&t->red_g, &t->gan.g.ps, r->dp.world, c->dist.bucket_kib, e) ||
         dp_grads_init(&t->red_d, &t->gan.dc.netd, r->dp.world, c->dist.bucket_kib, e) ||
@@ -258,7 +293,8 @@ static int step(void *self, Run *run, Err *e) {
             rng_block(mk, (uint64_t)run->step, (uint64_t)((int64_t)r * B + b), u);
             if ((double)u[0] / 4294967296.0 >= c->train.hard_mismatch) continue;
             const int32_t *lab = ds_labels(run->train, (long)run->batch.index[b]);
-            int m = capbank_nearest_other(&t->mis_bank, s + (size_t)b * T, lab, (int)(u[1] % (uint32_t)t->mis_bank.L));
+            int col = t->mis_cols[u[1] % (uint32_t)t->n_mis_cols];
+            int m = capbank_nearest_other(&t->mis_bank, s + (size_t)b * T, lab, col);
             if (m < 0) continue;   // no caption of that kind in the bank: the rolled one stays
             memcpy(t->s_mis + (size_t)b * T, t->mis_bank.emb + (size_t)m * T, sizeof(real) * T);
         }

@@ -19,6 +19,7 @@ typedef struct {
     int random_clip;               // the CLIP tower is seeded, not loaded
     real *z, *s_mis, *s_all;       // [B,Z], [B,T], [W·B,T]
     CapBank mis_bank;              // train captions with their labels, for train.hard_mismatch
+    int mis_cols[DS_MAX_LABELS], n_mis_cols;    // the label columns it may differ in
     double t_window;               // start of the current logging window (images/s)
     int64_t window_step;
     GanLosses last;                // this rank's losses of the last step

@@ -20,11 +20,14 @@
     train_e2e.py RATLIP WORKDIR stall     SIGSTOP one of 2 ranks mid-run (dist.timeout_s=15): the job ends within
                                           timeout_s + 10 s with status 4 (stalled), a message naming the stopped
                                           rank, and status file "stalled"; --resume auto then finishes
+    train_e2e.py RATLIP WORKDIR mismatch_labels  train.hard_mismatch_labels: "" == every column named in order,
+                                          "shape" != "colour" (D's mismatched-pair loss of one step)
 Every check asserts; the script exits non-zero on the first failure.
 """
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -456,13 +459,45 @@ def case_badinput():
              (["--data", data, "--set", "model.text_dim=256"], "model.text_dim is 256"),
              (["--data", data, "--set", "train.lr_q=1"], "did you mean train.lr_g"),
              (["--data", data, "--set", "train.hard_mismatch=1.5"], "train.hard_mismatch: must be in [0, 1]"),
-             (["--data", nolabels, "--set", "train.hard_mismatch=0.5"], "has no /labels")]
+             (["--data", nolabels, "--set", "train.hard_mismatch=0.5"], "has no /labels"),
+             (["--data", data, "--set", "train.hard_mismatch=0.5", "--set", "train.hard_mismatch_labels=shape,hue"],
+              "'hue' is not a label of"),
+             (["--data", data, "--set", "train.hard_mismatch=0.5", "--set", "train.hard_mismatch_labels=size,size"],
+              "'size' is named twice")]
     for args, want in cases:
         p = run(["train", "--run-dir", d, "--steps", "1"] + args + FAST, ranks=1, check=False)
         if p.returncode != 1 or want not in p.stdout:
             fail("%s: exit %d, expected 1 and %r in the output" % (args, p.returncode, want))
     if status(d) != "failed":
         fail("status after a failed start: %r" % status(d))
+
+
+def case_mismatch_labels():
+    """train.hard_mismatch_labels picks the label columns a hard mismatched caption may differ in: with
+    every mismatched pair a hard one, one step's mismatched-pair loss of D is the same for "" and for all
+    four columns named in order (the same draws), and differs between "shape" and "colour" (other
+    captions); the start-up line names the columns."""
+    data = dataset("data")
+    d = fresh("mislabels")
+
+    def mis_loss(labels):
+        shutil.rmtree(d, ignore_errors=True)
+        p = run(["train", "--run-dir", d, "--data", data, "--steps", "1", "--set", "train.batch_per_rank=4",
+                 "--set", "train.hard_mismatch=1", "--set", "train.hard_mismatch_labels=" + labels,
+                 "--set", "train.ckpt_every=0"] + FAST, ranks=1)
+        named = labels or "shape,colour,background,size"
+        if "differs in one of the labels %s\n" % named not in p.stdout:
+            fail("the start-up line does not name the columns %s" % named)
+        m = re.search(r"step +1/1 .* mis ([0-9.]+) ", p.stdout)
+        if not m:
+            fail("no step line with the mismatched-pair loss")
+        return m.group(1)
+    every, named, shape, colour = (mis_loss(x) for x in ("", "shape,colour,background,size", "shape", "colour"))
+    print("D's mismatched-pair loss: all columns %s, named in order %s, shape %s, colour %s" % (every, named, shape, colour))
+    if every != named:
+        fail("naming every column in order changed the draws (%s vs %s)" % (every, named))
+    if shape == colour:
+        fail("hard mismatches restricted to shape and to colour gave the same loss %s: the columns are not used" % shape)
 
 
 def case_precision():
@@ -519,6 +554,6 @@ if __name__ == "__main__":   # tests/train/train_faults.py imports the helpers a
     {"resume": case_resume, "badinput": case_badinput, "evalbest": case_evalbest, "reshape": case_reshape,
      "preempt": case_preempt, "equiv": case_equiv, "equiv_float": case_equiv_float,
      "resume_short": case_resume_short, "kill": case_kill, "stall": case_stall,
-     "precision": case_precision}[CASE]()
+     "precision": case_precision, "mismatch_labels": case_mismatch_labels}[CASE]()
     clean_up(keep=("eq_f64_1x8", "eq_f64_2x4"))
     print("ok:", CASE)
