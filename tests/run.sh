@@ -34,7 +34,7 @@ trap 'kill $disk_sampler 2>/dev/null; rm -f "$least_free_file"' EXIT
 gb() { awk -v k="$1" 'BEGIN { printf "%.1f GB", k / 1048576 }'; }
 echo "tests/run.sh: $(gb "$free_at_start") free on the disk of $(pwd) at the start"
 if [ "$free_at_start" -lt $((4 * 1048576)) ]; then
-  echo "tests/run.sh: warning: under 4 GB free; the suite needs about 3 GB at its peak (more on a failure, whose" \
+  echo "tests/run.sh: warning: under 4 GB free; the suite needs about 6 GB at its peak (more on a failure, whose" \
        "work directories are kept): tests may fail for lack of disk" >&2
 fi
 # stage NAME COMMAND...: runs COMMAND, records ok/FAILED and the seconds it took. Returns its status.

@@ -31,7 +31,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
-from train_e2e import CASE, FAST, MPIRUN, RATLIP, WORK, compare, dataset, fail, fresh, run, status  # noqa: E402
+from train_e2e import (CASE, FAST, MPIRUN, RATLIP, WORK, clean_up, compare, dataset, fail, fresh, run,  # noqa: E402
+                       status)
 from train_faults import MICRO  # noqa: E402
 
 CLUSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster.sh")
@@ -244,4 +245,5 @@ if __name__ == "__main__":
         {"equiv": case_equiv, "resume": case_resume, "kill": case_kill, "slurm": case_slurm}[CASE]()
     finally:
         subprocess.run([CLUSTER, "down"])
+    clean_up()
     print("ok:", CASE)
