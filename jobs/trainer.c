@@ -112,7 +112,6 @@ static void restore(void *self, Run *r, const RunResume *res) {
     t->window_step = r->step;
 }
 
-// Step buffers and gradient reducers; the evaluation context when train.eval_every > 0.
 // t->mis_cols from train.hard_mismatch_labels ("" = every /labels column, in order): names of the
 // dataset's label columns, each once.
 static int mismatch_columns(Trainer *t, const DsInfo *info, const char *want, const char *dir, Err *e) {
@@ -142,6 +141,7 @@ static int mismatch_columns(Trainer *t, const DsInfo *info, const char *want, co
     return 0;
 }
 
+// Step buffers and gradient reducers; the evaluation context when train.eval_every > 0.
 static int start(void *self, Run *r, const RunResume *res, Err *e) {
     Trainer *t = self;
     const Config *c = &r->cfg;
