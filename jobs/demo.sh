@@ -12,9 +12,9 @@
 # Rerunning continues where the last run stopped (--resume auto). Environment knobs:
 #   RATLIP_DEMO_DIR (runs/demo), RATLIP_DEMO_STEPS (GAN iterations, 1500), RATLIP_DEMO_RANKS (2),
 #   RATLIP_DEMO_CONFIG (jobs/configs/demo.json: the tiny model at 32x32, EMA 0.995, a 100-step CLIP at lr 3e-4,
-#   bf16, learning rates 2e-4/8e-4, text loss 10 (issue 15's recipe B), hard mismatched captions for half of D's
-#   mismatched pairs; the recipe tests/bench/quality.sh measures; jobs/configs/tiny.json is the 64x64 one).
-#   The colours follow the captions by 1500 steps, the shape from ~2700 (RATLIP_DEMO_STEPS=4500: README)
+#   bf16, learning rates 2e-4/8e-4, text loss 10 (issue 15's recipe B), hard mismatched captions (another shape)
+#   for half of D's mismatched pairs; the recipe tests/bench/quality.sh measures; jobs/configs/tiny.json is the
+#   64x64 one). The colours follow the captions by 1500 steps, the shape from ~2100 (RATLIP_DEMO_STEPS=2700: README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${RATLIP_DEMO_DIR:-runs/demo}
