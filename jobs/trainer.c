@@ -167,14 +167,10 @@ static int start(void *self, Run *r, const RunResume *res, Err *e) {
                               "label (the synthetic set has them): set it to 0", c->train.hard_mismatch, c->data.dir);
         if (mismatch_columns(t, info, c->train.hard_mismatch_labels, c->data.dir, e)) return -1;
         if (capbank_build(&t->mis_bank, r->train, HARD_MISMATCH_BANK, (uint64_t)c->train.seed, e)) return -1;
-        char names[256] = "", one[64];
-        for (int i = 0; i < t->n_mis_cols; i++) {
-            ds_label_name(info, t->mis_cols[i], one, sizeof one);
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", one);
-        }
         run_say(r, "train: hard mismatched captions for %.0f%% of D's mismatched pairs: the nearest of %d distinct "
                    "train captions (%ld read) whose sample differs in one of the labels %s\n",
-                100 * c->train.hard_mismatch, t->mis_bank.n, t->mis_bank.reads, names);
+                100 * c->train.hard_mismatch, t->mis_bank.n, t->mis_bank.reads,
+                *c->train.hard_mismatch_labels ? c->train.hard_mismatch_labels : info->label_names);
     }
     if (dp_grads_init(&t->red_g, &t->gan.g.ps, r->dp.world, c->dist.bucket_kib, e) ||
         dp_grads_init(&t->red_d, &t->gan.dc.netd, r->dp.world, c->dist.bucket_kib, e) ||
